@@ -57,7 +57,19 @@ export class OvsProcesses {
       await execFileAsync('ovsdb-tool', ['create', db, OVS_SCHEMA_PATH], { env: this.env() });
     }
     await this.startOvsdb();
-    await this.run('ovs-vsctl', [`--db=unix:${this.dbSocket}`, '--no-wait', 'init']);
+    // ovs-ctl records the version at start; ovs-vswitchd itself does not.
+    const version =
+      /\(Open vSwitch\) (\S+)/.exec(await this.run('ovs-vswitchd', ['--version']))?.[1] ?? 'unknown';
+    await this.run('ovs-vsctl', [
+      `--db=unix:${this.dbSocket}`,
+      '--no-wait',
+      'init',
+      '--',
+      'set',
+      'Open_vSwitch',
+      '.',
+      `ovs_version=${version}`,
+    ]);
     await this.startVswitchd();
   }
 

@@ -1,0 +1,358 @@
+// The agent's local API for antctl: JSON over HTTP on a root-only unix socket, plus the matching client.
+// ApiError codes become HTTP statuses (and back) only through HTTP_STATUS_BY_CODE below.
+import * as fs from 'node:fs/promises';
+import * as http from 'node:http';
+import * as net from 'node:net';
+import * as path from 'node:path';
+import { ApiError, isApiErrorCode, type ApiErrorCode } from '../core/antctl/api-error';
+import type {
+  AgentInfoView,
+  AgentQueries,
+  OvsFlowFilter,
+  PodInterfaceFilter,
+  PodInterfaceView,
+} from '../core/antctl/views';
+import type { Logger } from '../core/logger';
+
+export type { AgentInfoView, AgentQueries, PodInterfaceView } from '../core/antctl/views';
+
+export const LOCAL_API_PATHS = {
+  podInterfaces: '/v1/podinterfaces',
+  ovsFlows: '/v1/ovsflows',
+  agentInfo: '/v1/agentinfo',
+  healthz: '/healthz',
+} as const;
+
+/** Body of every non-2xx answer. `Internal` marks failures that were not ApiErrors. */
+export interface ErrorBody {
+  code: ApiErrorCode | 'Internal';
+  message: string;
+}
+
+const HTTP_STATUS_BY_CODE: Record<ApiErrorCode, number> = {
+  BadRequest: 400,
+  NotFound: 404,
+  Unavailable: 503,
+};
+
+/** The one translation from a query failure to an HTTP answer. */
+export function errorResponse(error: unknown): { status: number; body: ErrorBody } {
+  if (error instanceof ApiError) {
+    return { status: HTTP_STATUS_BY_CODE[error.code], body: { code: error.code, message: error.message } };
+  }
+  const message = error instanceof Error ? error.message : String(error);
+  return { status: 500, body: { code: 'Internal', message: `internal error: ${message}` } };
+}
+
+/** The inverse of errorResponse, for the client side of the socket. */
+export function errorFromResponse(status: number, body: unknown): Error {
+  const fields = typeof body === 'object' && body !== null ? (body as Partial<Record<string, unknown>>) : {};
+  const message = typeof fields.message === 'string' ? fields.message : `the agent answered HTTP ${status}`;
+  if (isApiErrorCode(fields.code)) return new ApiError(fields.code, message);
+  const byStatus = (Object.keys(HTTP_STATUS_BY_CODE) as ApiErrorCode[]).find(
+    (code) => HTTP_STATUS_BY_CODE[code] === status,
+  );
+  return byStatus === undefined ? new Error(message) : new ApiError(byStatus, message);
+}
+
+export type LocalApiServerErrorCode = 'AlreadyStarted' | 'SocketInUse' | 'NotASocket';
+
+export class LocalApiServerError extends Error {
+  override readonly name = 'LocalApiServerError';
+
+  constructor(
+    readonly code: LocalApiServerErrorCode,
+    message: string,
+  ) {
+    super(message);
+  }
+}
+
+export interface LocalApiServerOptions {
+  socketPath: string;
+  queries: AgentQueries;
+  logger: Logger;
+}
+
+const SOCKET_MODE = 0o600;
+const SOCKET_DIR_MODE = 0o755;
+
+export class LocalApiServer {
+  private server: http.Server | undefined;
+  private socketInode: number | undefined;
+
+  constructor(private readonly options: LocalApiServerOptions) {}
+
+  async start(): Promise<void> {
+    if (this.server !== undefined) {
+      throw new LocalApiServerError('AlreadyStarted', 'the local API server is already started');
+    }
+    const { socketPath, logger } = this.options;
+    await fs.mkdir(path.dirname(socketPath), { recursive: true, mode: SOCKET_DIR_MODE });
+    await removeStaleSocket(socketPath, logger);
+
+    const server = http.createServer((request, response) => {
+      void this.handle(request, response);
+    });
+    await listenPrivately(server, socketPath);
+    this.server = server;
+    this.socketInode = (await fs.lstat(socketPath)).ino;
+    logger.info('local API listening', { socketPath });
+  }
+
+  async stop(): Promise<void> {
+    const server = this.server;
+    if (server === undefined) return;
+    this.server = undefined;
+    await new Promise<void>((resolve) => {
+      server.close(() => resolve());
+      server.closeAllConnections();
+    });
+    // Only our own socket file: a newer agent may already have replaced it.
+    try {
+      const stat = await fs.lstat(this.options.socketPath);
+      if (stat.ino === this.socketInode) await fs.unlink(this.options.socketPath);
+    } catch (error) {
+      if (!isErrno(error, 'ENOENT')) throw error;
+    }
+    this.options.logger.info('local API stopped', { socketPath: this.options.socketPath });
+  }
+
+  private async handle(request: http.IncomingMessage, response: http.ServerResponse): Promise<void> {
+    const url = new URL(request.url ?? '/', 'http://localhost');
+    if (request.method !== 'GET') {
+      response.setHeader('allow', 'GET');
+      sendJson(response, 405, {
+        code: 'BadRequest',
+        message: `method ${request.method ?? ''} not allowed; use GET`,
+      });
+      return;
+    }
+    try {
+      const body = await this.route(url);
+      sendJson(response, 200, body);
+      this.options.logger.debug('local API request', { path: url.pathname, status: 200 });
+    } catch (error) {
+      const { status, body } = errorResponse(error);
+      const fields = { path: url.pathname, status, error };
+      if (status === 500) this.options.logger.error('local API request failed', fields);
+      else this.options.logger.debug('local API request failed', fields);
+      sendJson(response, status, body);
+    }
+  }
+
+  private async route(url: URL): Promise<unknown> {
+    const { queries } = this.options;
+    switch (url.pathname) {
+      case LOCAL_API_PATHS.healthz:
+        queryParams(url, []);
+        return { status: 'ok' };
+      case LOCAL_API_PATHS.podInterfaces: {
+        const params = queryParams(url, ['name', 'namespace']);
+        const filter: PodInterfaceFilter = {};
+        if (params.name !== undefined) filter.name = params.name;
+        if (params.namespace !== undefined) filter.namespace = params.namespace;
+        return queries.podInterfaces(filter);
+      }
+      case LOCAL_API_PATHS.ovsFlows: {
+        const params = queryParams(url, ['pod', 'namespace', 'table']);
+        if (params.pod !== undefined && params.namespace === undefined) {
+          throw new ApiError('BadRequest', 'namespace must be provided together with pod');
+        }
+        const filter: OvsFlowFilter = {};
+        if (params.pod !== undefined) filter.pod = params.pod;
+        if (params.namespace !== undefined) filter.namespace = params.namespace;
+        if (params.table !== undefined) filter.table = params.table;
+        return queries.ovsFlows(filter);
+      }
+      case LOCAL_API_PATHS.agentInfo:
+        queryParams(url, []);
+        return queries.agentInfo();
+      default:
+        throw new ApiError(
+          'NotFound',
+          `no endpoint ${url.pathname}; endpoints are ${Object.values(LOCAL_API_PATHS).join(', ')}`,
+        );
+    }
+  }
+}
+
+/** Known parameters only, each at most once; empty values count as absent (`?name=`). */
+function queryParams<K extends string>(url: URL, allowed: readonly K[]): Partial<Record<K, string>> {
+  const result: Partial<Record<K, string>> = {};
+  for (const key of new Set(url.searchParams.keys())) {
+    if (!(allowed as readonly string[]).includes(key)) {
+      const valid = allowed.length === 0 ? 'none' : allowed.join(', ');
+      throw new ApiError('BadRequest', `unknown query parameter "${key}"; valid parameters: ${valid}`);
+    }
+    const values = url.searchParams.getAll(key);
+    if (values.length > 1) throw new ApiError('BadRequest', `query parameter "${key}" given more than once`);
+    const value = values[0];
+    if (value !== undefined && value !== '') result[key as K] = value;
+  }
+  return result;
+}
+
+function sendJson(response: http.ServerResponse, status: number, body: unknown): void {
+  const text = `${JSON.stringify(body)}\n`;
+  response.writeHead(status, {
+    'content-type': 'application/json; charset=utf-8',
+    'content-length': Buffer.byteLength(text),
+  });
+  response.end(text);
+}
+
+/**
+ * A socket file left by a crashed agent blocks listen() with EADDRINUSE. Remove it only when nothing
+ * answers on it, and never remove something that is not a socket.
+ */
+async function removeStaleSocket(socketPath: string, logger: Logger): Promise<void> {
+  let stat;
+  try {
+    stat = await fs.lstat(socketPath);
+  } catch (error) {
+    if (isErrno(error, 'ENOENT')) return;
+    throw error;
+  }
+  if (!stat.isSocket()) {
+    throw new LocalApiServerError(
+      'NotASocket',
+      `${socketPath} exists and is not a socket; refusing to replace it`,
+    );
+  }
+  if (await acceptsConnections(socketPath)) {
+    throw new LocalApiServerError('SocketInUse', `another process is already serving ${socketPath}`);
+  }
+  logger.warn('removing stale local API socket', { socketPath });
+  await fs.unlink(socketPath);
+}
+
+function acceptsConnections(socketPath: string): Promise<boolean> {
+  return new Promise((resolve) => {
+    const probe = net.connect(socketPath);
+    probe.once('connect', () => {
+      probe.destroy();
+      resolve(true);
+    });
+    probe.once('error', () => resolve(false));
+  });
+}
+
+/**
+ * Binds with umask 0177 so the socket is never reachable by other users, not even between bind() and
+ * chmod(); bind() happens synchronously inside listen(), so the umask is restored before any other code
+ * runs. The chmod afterwards covers platforms where bind() ignores the umask.
+ */
+async function listenPrivately(server: http.Server, socketPath: string): Promise<void> {
+  await new Promise<void>((resolve, reject) => {
+    const onError = (error: Error): void => reject(error);
+    server.once('error', onError);
+    const previousUmask = process.umask(0o177);
+    try {
+      server.listen(socketPath, () => {
+        server.off('error', onError);
+        resolve();
+      });
+    } finally {
+      process.umask(previousUmask);
+    }
+  });
+  await fs.chmod(socketPath, SOCKET_MODE);
+}
+
+function isErrno(error: unknown, code: string): boolean {
+  return error instanceof Error && (error as NodeJS.ErrnoException).code === code;
+}
+
+// ---------------------------------------------------------------------------------------------------
+// Client
+
+export interface LocalApiClientOptions {
+  socketPath: string;
+  /** How long to wait for an answer; the agent may be stuck on a hung ovs-vswitchd. */
+  timeoutMs?: number;
+}
+
+const DEFAULT_CLIENT_TIMEOUT_MS = 30_000;
+
+/** AgentQueries over the socket: the CLI runs the same commands as the console, just remotely. */
+export class LocalApiClient implements AgentQueries {
+  constructor(private readonly options: LocalApiClientOptions) {}
+
+  async podInterfaces(filter: PodInterfaceFilter): Promise<PodInterfaceView[]> {
+    return expectArray<PodInterfaceView>(await this.get(LOCAL_API_PATHS.podInterfaces, { ...filter }));
+  }
+
+  async ovsFlows(filter: OvsFlowFilter): Promise<string[]> {
+    return expectArray<string>(await this.get(LOCAL_API_PATHS.ovsFlows, { ...filter }));
+  }
+
+  async agentInfo(): Promise<AgentInfoView> {
+    const body = await this.get(LOCAL_API_PATHS.agentInfo, {});
+    if (typeof body !== 'object' || body === null || Array.isArray(body)) {
+      throw new Error('the agent sent an unexpected answer for agentinfo');
+    }
+    return body as AgentInfoView;
+  }
+
+  async healthz(): Promise<void> {
+    await this.get(LOCAL_API_PATHS.healthz, {});
+  }
+
+  private get(pathname: string, query: Record<string, string | undefined>): Promise<unknown> {
+    const { socketPath } = this.options;
+    const timeoutMs = this.options.timeoutMs ?? DEFAULT_CLIENT_TIMEOUT_MS;
+    const search = new URLSearchParams();
+    for (const [key, value] of Object.entries(query)) if (value !== undefined) search.set(key, value);
+    const requestPath = search.size === 0 ? pathname : `${pathname}?${search.toString()}`;
+
+    return new Promise((resolve, reject) => {
+      const request = http.get(
+        { socketPath, path: requestPath, headers: { accept: 'application/json' }, timeout: timeoutMs },
+        (response) => {
+          const chunks: Buffer[] = [];
+          response.on('data', (chunk: Buffer) => chunks.push(chunk));
+          response.on('error', reject);
+          response.on('end', () => {
+            const text = Buffer.concat(chunks).toString('utf8');
+            let body: unknown;
+            try {
+              body = JSON.parse(text);
+            } catch {
+              reject(new Error(`the agent sent a non-JSON answer (HTTP ${response.statusCode ?? 0})`));
+              return;
+            }
+            const status = response.statusCode ?? 0;
+            if (status >= 200 && status < 300) resolve(body);
+            else reject(errorFromResponse(status, body));
+          });
+        },
+      );
+      request.on('timeout', () => {
+        request.destroy(
+          new ApiError(
+            'Unavailable',
+            `the antrea-edge agent at ${socketPath} did not answer within ${Math.round(timeoutMs / 1000)}s`,
+          ),
+        );
+      });
+      request.on('error', (error) => reject(connectionError(error, socketPath)));
+    });
+  }
+}
+
+function connectionError(error: Error, socketPath: string): Error {
+  if (error instanceof ApiError) return error;
+  if (isErrno(error, 'ENOENT') || isErrno(error, 'ECONNREFUSED')) {
+    return new ApiError('Unavailable', `cannot reach the antrea-edge agent at ${socketPath}: is it running?`);
+  }
+  if (isErrno(error, 'EACCES')) {
+    return new ApiError('Unavailable', `permission denied on ${socketPath}: antctl must run as root`);
+  }
+  return error;
+}
+
+function expectArray<T>(body: unknown): T[] {
+  if (!Array.isArray(body)) throw new Error('the agent sent an unexpected answer: expected a list');
+  return body as T[];
+}

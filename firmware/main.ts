@@ -1,0 +1,210 @@
+#!/usr/bin/env node
+// Composition root: parse options, build every object, start them in order, stop them in reverse.
+// Nothing else in the firmware constructs an adapter.
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import {
+  buildConfig,
+  ConfigError,
+  OPTION_HELP,
+  parseOptions,
+  validateBoardProfile,
+  type FirmwareConfig,
+} from './core/config';
+import { formatIpv4, gatewayIpOf, parseCidr } from './core/ipam/ipv4';
+import type { Logger, LogLevel } from './core/logger';
+import { JsonLogger } from './log/json-logger';
+import { openStore, type StoreDatabase } from './store/database';
+import { IpAllocationRepository, PodRepository } from './store/pod-repository';
+import { OvsdbClient } from './ovs/ovsdb/ovsdb-client';
+import { OvsBridge } from './ovs/ovs-bridge';
+import { FlowWriter } from './ovs/flow-writer';
+import { PodNetwork, hostInterfaceName } from './cni/pod-network';
+import { CniServer } from './cni/cni-server';
+import { GatewayLink } from './cni/gateway-link';
+import { LocalApiServer } from './http/local-api';
+import { FlowReconciler } from './agent/flow-reconciler';
+import { PodLifecycle } from './agent/pod-lifecycle';
+import { Agent } from './agent/agent';
+import type { NodeNetwork } from './core/pipeline/pipeline-flows';
+import { AgentQueryService } from './agent/agent-queries';
+import { BridgeAdapter } from './agent/bridge-adapter';
+
+export const FIRMWARE_VERSION = '0.1.0';
+
+interface Stoppable {
+  stop(): Promise<void> | void;
+}
+
+export class Firmware {
+  private readonly stoppers: Stoppable[] = [];
+
+  constructor(
+    private readonly config: FirmwareConfig,
+    private readonly logger: Logger,
+  ) {}
+
+  async start(): Promise<void> {
+    const { config, logger } = this;
+    fs.mkdirSync(config.runDir, { recursive: true });
+    const db: StoreDatabase = openStore(path.join(config.dataDir, 'antrea-edge.db'));
+    this.stoppers.push({
+      stop: () => {
+        db.close();
+      },
+    });
+
+    const ovsdb = new OvsdbClient({
+      socketPath: config.ovsdbSocket,
+      logger: logger.child({ component: 'ovsdb' }),
+    });
+    await ovsdb.start();
+    this.stoppers.push(ovsdb);
+    const bridge = new OvsBridge(ovsdb, config.bridgeName, logger.child({ component: 'bridge' }));
+    await bridge.start();
+    this.stoppers.push(bridge);
+    const flowWriter = new FlowWriter({
+      bridge: config.bridgeName,
+      env: { ...process.env, OVS_RUNDIR: config.ovsRunDir },
+      logger: logger.child({ component: 'flow-writer' }),
+    });
+    const flows = new FlowReconciler(flowWriter, logger.child({ component: 'flows' }));
+    const podRepo = new PodRepository(db);
+    const podSubnet = parseCidr(config.podCidr);
+    const gatewayIpCidr = `${formatIpv4(gatewayIpOf(podSubnet))}/${podSubnet.prefix}`;
+    const gateway = new GatewayLink({ name: config.gatewayName, ipCidr: gatewayIpCidr, mtu: config.mtu });
+    const bridgeAdapter = new BridgeAdapter(ovsdb, bridge);
+    const pods = new PodLifecycle({
+      podSubnet,
+      mtu: config.mtu,
+      // The node's network is known once the agent has set up the bridge; pods are added only after that.
+      node: (): NodeNetwork => agent.node(),
+      hostInterfaceName,
+      ports: bridgeAdapter,
+      plumbing: new PodNetwork({ logger: logger.child({ component: 'pod-network' }) }),
+      pods: podRepo,
+      ips: new IpAllocationRepository(db),
+      flows,
+      logger: logger.child({ component: 'pods' }),
+    });
+    const agent: Agent = new Agent({
+      config,
+      logger: logger.child({ component: 'agent' }),
+      bridge: bridgeAdapter,
+      gateway,
+      flows,
+      pods,
+    });
+    await agent.start();
+    this.stoppers.push(agent);
+
+    const cni = new CniServer({
+      socketPath: config.cniSocket,
+      handler: pods,
+      logger: logger.child({ component: 'cni' }),
+    });
+    await cni.start();
+    this.stoppers.push(cni);
+
+    const queries = new AgentQueryService({
+      config,
+      version: FIRMWARE_VERSION,
+      agent,
+      pods: podRepo,
+      lifecycle: pods,
+      bridge: bridgeAdapter,
+      flowWriter,
+    });
+    const api = new LocalApiServer({
+      socketPath: config.antctlSocket,
+      queries,
+      logger: logger.child({ component: 'local-api' }),
+    });
+    await api.start();
+    this.stoppers.push(api);
+    logger.info('antrea-edge ready', {
+      version: FIRMWARE_VERSION,
+      mode: config.mode,
+      board: config.board.name,
+      cniSocket: config.cniSocket,
+      antctlSocket: config.antctlSocket,
+    });
+  }
+
+  async stop(): Promise<void> {
+    for (const s of this.stoppers.reverse()) {
+      try {
+        await s.stop();
+      } catch (err) {
+        this.logger.warn('stop failed', { error: err });
+      }
+    }
+  }
+}
+
+function loadBoard(name: string): FirmwareConfig['board'] {
+  const candidates = [
+    path.resolve(__dirname, '..', 'board', name, 'profile.json'),
+    path.resolve(__dirname, '..', '..', 'board', name, 'profile.json'),
+    path.join('/etc/antrea-edge/board', name, 'profile.json'),
+  ];
+  const file = candidates.find((f) => fs.existsSync(f));
+  if (!file) throw new ConfigError(`unknown board "${name}": no profile.json in ${candidates.join(', ')}`);
+  return validateBoardProfile(JSON.parse(fs.readFileSync(file, 'utf8')), file);
+}
+
+async function main(argv: string[]): Promise<number> {
+  let config: FirmwareConfig;
+  try {
+    const options = parseOptions(argv);
+    if (options === 'help') {
+      process.stdout.write(OPTION_HELP);
+      return 0;
+    }
+    config = buildConfig(options, loadBoard(options.get('--board') ?? 'sim'), os.hostname());
+  } catch (err) {
+    if (err instanceof ConfigError) {
+      process.stderr.write(`antrea-edge: ${err.message}\n`);
+      return 2;
+    }
+    throw err;
+  }
+  const level: { current: LogLevel } = { current: config.logLevel };
+  const logger = new JsonLogger(process.stdout, level, { component: 'main' });
+  const firmware = new Firmware(config, logger);
+  let stopping = false;
+  const shutdown = (signal: string): void => {
+    if (stopping) return;
+    stopping = true;
+    logger.info('shutting down', { signal });
+    firmware.stop().then(
+      () => process.exit(0),
+      () => process.exit(1),
+    );
+  };
+  process.on('SIGTERM', () => shutdown('SIGTERM'));
+  process.on('SIGINT', () => shutdown('SIGINT'));
+  try {
+    await firmware.start();
+  } catch (err) {
+    logger.error('start-up failed', { error: err });
+    await firmware.stop();
+    return 1;
+  }
+  return -1; // keep running
+}
+
+if (require.main === module) {
+  main(process.argv.slice(2)).then(
+    (code) => {
+      if (code >= 0) process.exit(code);
+    },
+    (err: unknown) => {
+      process.stderr.write(
+        `antrea-edge: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}\n`,
+      );
+      process.exit(1);
+    },
+  );
+}

@@ -1,0 +1,36 @@
+// Numbered schema migrations: index i holds the step from version i to i+1. Never edit a released step;
+// append a new one (each has a test in test/unit/store.test.ts).
+import type Database from 'better-sqlite3';
+
+export type Migration = (db: Database.Database) => void;
+
+export const MIGRATIONS: Migration[] = [
+  // 1: pods attached through CNI, and the IP addresses IPAM handed out.
+  (db) => {
+    db.exec(`
+      CREATE TABLE pods (
+        container_id TEXT PRIMARY KEY,
+        namespace    TEXT NOT NULL,
+        name         TEXT NOT NULL,
+        if_name      TEXT NOT NULL,
+        netns        TEXT NOT NULL,
+        host_if_name TEXT NOT NULL,
+        ip           TEXT NOT NULL,
+        mac          TEXT NOT NULL,
+        labels       TEXT NOT NULL DEFAULT '{}',
+        created_at   TEXT NOT NULL
+      );
+      CREATE UNIQUE INDEX pods_by_name ON pods (namespace, name);
+      CREATE TABLE ip_allocations (
+        ip           TEXT PRIMARY KEY,
+        container_id TEXT NOT NULL,
+        if_name      TEXT NOT NULL,
+        allocated_at TEXT NOT NULL
+      );
+      CREATE TABLE settings (
+        key   TEXT PRIMARY KEY,
+        value TEXT NOT NULL
+      );
+    `);
+  },
+];

@@ -1,0 +1,64 @@
+// A dev node + simulated pods with names unique to one test file, so test files never collide.
+import * as crypto from 'node:crypto';
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import { execFile } from 'node:child_process';
+import { DevNode } from '../../scripts/lib/dev-node';
+import { SimPods } from '../../scripts/lib/sim-pods';
+
+export interface TestNode {
+  node: DevNode;
+  pods: SimPods;
+  home: string;
+  stop(): Promise<void>;
+}
+
+export async function startTestNode(tag: string, options: { podCidr?: string } = {}): Promise<TestNode> {
+  const id = crypto.randomBytes(3).toString('hex');
+  const home = fs.mkdtempSync(path.join(os.tmpdir(), `ae-${tag}-`));
+  const node = new DevNode({ home, nodeNs: `aet-${tag}-${id}`, podCidr: options.podCidr, logLevel: 'debug' });
+  await node.start();
+  const pods = new SimPods({
+    stateDir: path.join(home, 'sim'),
+    cniSocket: node.cniSocket,
+    pluginCommand: node.cniPluginCommand(),
+    netnsPrefix: `aet${id}`,
+  });
+  return {
+    node,
+    pods,
+    home,
+    async stop() {
+      await pods.clear().catch(() => undefined);
+      await node.stop();
+      if (!process.env['KEEP_TEST_STATE']) fs.rmSync(home, { recursive: true, force: true });
+    },
+  };
+}
+
+export function run(
+  cmd: string,
+  args: string[],
+  timeoutMs = 30_000,
+): Promise<{ code: number; stdout: string; stderr: string }> {
+  return new Promise((resolve) => {
+    execFile(cmd, args, { timeout: timeoutMs, maxBuffer: 64 * 1024 * 1024 }, (error, stdout, stderr) => {
+      const code = error ? (typeof error.code === 'number' ? error.code : 1) : 0;
+      resolve({ code, stdout, stderr });
+    });
+  });
+}
+
+/** Sum of n_packets of the flows in `table` whose text contains every fragment. */
+export async function flowPackets(node: DevNode, table: number, ...fragments: string[]): Promise<number> {
+  await node.ovs.appctl(['revalidator/wait']);
+  const dump = await node.ovs.ofctl(['dump-flows', 'br-int', `table=${table}`]);
+  let total = 0;
+  for (const line of dump.split('\n')) {
+    if (!line.includes('n_packets=')) continue;
+    if (!fragments.every((f) => line.includes(f))) continue;
+    total += Number(/n_packets=(\d+)/.exec(line)?.[1] ?? 0);
+  }
+  return total;
+}

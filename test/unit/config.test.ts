@@ -1,0 +1,90 @@
+import assert from 'node:assert/strict';
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { buildConfig, ConfigError, parseOptions, validateBoardProfile } from '../../firmware/core/config';
+import { gatewayMacFor } from '../../firmware/agent/agent';
+
+const BOARD_DIR = path.resolve(__dirname, '../../board');
+
+function board(name: string): unknown {
+  return JSON.parse(fs.readFileSync(path.join(BOARD_DIR, name, 'profile.json'), 'utf8'));
+}
+
+describe('board profiles', () => {
+  for (const name of fs.readdirSync(BOARD_DIR)) {
+    if (!fs.existsSync(path.join(BOARD_DIR, name, 'profile.json'))) continue;
+    it(`${name} is valid and named after its folder`, () => {
+      const profile = validateBoardProfile(board(name), name);
+      assert.equal(profile.name, name);
+    });
+  }
+
+  it('lists every problem of a bad profile with its field', () => {
+    assert.throws(
+      () =>
+        validateBoardProfile(
+          { name: 'x', datapathType: 'kernel', nics: [{ name: 'eth0', role: 'wan' }] },
+          'bad',
+        ),
+      (e: unknown) =>
+        e instanceof ConfigError &&
+        /model: required/.test(e.message) &&
+        /datapathType: must be netdev or system/.test(e.message) &&
+        /nics\[0\]\.role/.test(e.message) &&
+        /defaults\.podCidr/.test(e.message),
+    );
+  });
+});
+
+describe('firmware options', () => {
+  const sim = validateBoardProfile(board('sim'), 'sim');
+
+  it('defaults come from the board profile', () => {
+    const options = parseOptions([]);
+    assert.notEqual(options, 'help');
+    const config = buildConfig(options as Map<string, string>, sim, 'host1');
+    assert.equal(config.podCidr, '10.10.0.0/24');
+    assert.equal(config.datapathType, 'netdev');
+    assert.equal(config.mtu, 1450);
+    assert.equal(config.nodeName, 'host1');
+    assert.equal(config.ovsdbSocket, '/var/run/openvswitch/db.sock');
+  });
+
+  it('accepts --opt value and --opt=value and normalises the pod CIDR', () => {
+    const options = parseOptions(['--pod-cidr=10.20.1.7/24', '--mtu', '1400', '--run-dir', '/tmp/r']) as Map<
+      string,
+      string
+    >;
+    const config = buildConfig(options, sim, 'h');
+    assert.equal(config.podCidr, '10.20.1.0/24');
+    assert.equal(config.mtu, 1400);
+    assert.equal(config.cniSocket, '/tmp/r/cni.sock');
+  });
+
+  it('rejects bad options with a clear message', () => {
+    assert.equal(parseOptions(['--help']), 'help');
+    assert.throws(() => parseOptions(['--bogus']), /unknown option "--bogus"/);
+    assert.throws(() => parseOptions(['--mtu']), /--mtu needs a value/);
+    assert.throws(
+      () => buildConfig(parseOptions(['--mtu', 'big']) as Map<string, string>, sim, 'h'),
+      /--mtu/,
+    );
+    assert.throws(
+      () => buildConfig(parseOptions(['--pod-cidr', '10.0.0.0']) as Map<string, string>, sim, 'h'),
+      /CIDR/,
+    );
+    assert.throws(
+      () => buildConfig(parseOptions(['--datapath', 'dpdk']) as Map<string, string>, sim, 'h'),
+      /datapath/,
+    );
+  });
+});
+
+describe('gateway MAC', () => {
+  it('is a stable, locally administered unicast address per node', () => {
+    const mac = gatewayMacFor('node-a');
+    assert.match(mac, /^0a:5e(:[0-9a-f]{2}){4}$/);
+    assert.equal(gatewayMacFor('node-a'), mac);
+    assert.notEqual(gatewayMacFor('node-b'), mac);
+  });
+});
