@@ -168,6 +168,14 @@ export class PodLifecycle {
     }
 
     const undo: (() => Promise<unknown>)[] = [];
+    // Per-step durations in the log line: CNI ADD latency is what pod start-up waits on.
+    const timings: Record<string, number> = {};
+    let stepStart = Date.now();
+    const step = (name: string): void => {
+      const now = Date.now();
+      timings[`${name}Ms`] = now - stepStart;
+      stepStart = now;
+    };
     try {
       let ip: string;
       try {
@@ -177,6 +185,7 @@ export class PodLifecycle {
         throw err;
       }
       undo.push(() => Promise.resolve(this.options.ips.release(req.containerId, req.ifName)));
+      step('ipam');
 
       const hostIfName = this.options.hostInterfaceName(namespace, name, req.containerId);
       const node = this.options.node();
@@ -189,6 +198,7 @@ export class PodLifecycle {
         mtu: this.options.mtu,
       });
       undo.push(() => this.options.plumbing.detach({ hostIfName }));
+      step('veth');
 
       const port = await this.options.ports.ensurePort(hostIfName, {
         externalIds: {
@@ -201,6 +211,7 @@ export class PodLifecycle {
         },
       });
       undo.push(() => this.options.ports.deletePort(hostIfName));
+      step('ovsPort');
 
       const record: PodRecord = {
         containerId: req.containerId,
@@ -219,9 +230,17 @@ export class PodLifecycle {
         podFlows(node, { ofport: port.ofport, ip, mac: attached.containerMac }),
       );
       undo.push(() => this.options.flows.removeOwner(podOwner(record)));
+      step('flows');
       pods.insert(record);
+      step('store');
       this.ofports.set(req.containerId, port.ofport);
-      log.info('pod attached', { ip, mac: attached.containerMac, port: hostIfName, ofport: port.ofport });
+      log.info('pod attached', {
+        ip,
+        mac: attached.containerMac,
+        port: hostIfName,
+        ofport: port.ofport,
+        ...timings,
+      });
       this.options.events?.podAdded?.(record);
       return this.buildResult(record, req, port.mac);
     } catch (err) {

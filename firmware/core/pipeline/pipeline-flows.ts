@@ -119,37 +119,13 @@ function conntrackAndOutputFlows(): Flow[] {
       .drop()
       .done(),
     // Established connections skip the rule tables: egress to l3Forwarding, ingress to ConntrackCommit.
-    flow(Tables.EgressRule)
-      .priority(Priority.High)
-      .cookie(cookie)
-      .matchCtState({ new: false, est: true })
-      .matchProtocol('ip')
-      .gotoTable(nextTable(Tables.EgressDefaultRule))
-      .done(),
-    flow(Tables.IngressRule)
-      .priority(Priority.High)
-      .cookie(cookie)
-      .matchCtState({ new: false, est: true })
-      .matchProtocol('ip')
-      .gotoTable(nextTable(Tables.IngressDefaultRule))
-      .done(),
+    establishedFastPath(Tables.EgressRule, Priority.High, nextTable(Tables.EgressDefaultRule), cookie),
+    establishedFastPath(Tables.IngressRule, Priority.High, nextTable(Tables.IngressDefaultRule), cookie),
     ...CNP_EGRESS_TABLES.map((table) =>
-      flow(table)
-        .priority(Priority.TopCnp)
-        .cookie(cookie)
-        .matchCtState({ new: false, est: true })
-        .matchProtocol('ip')
-        .gotoTable(nextTable(Tables.EgressDefaultRule))
-        .done(),
+      establishedFastPath(table, Priority.TopCnp, nextTable(Tables.EgressDefaultRule), cookie),
     ),
     ...CNP_INGRESS_TABLES.map((table) =>
-      flow(table)
-        .priority(Priority.TopCnp)
-        .cookie(cookie)
-        .matchCtState({ new: false, est: true })
-        .matchProtocol('ip')
-        .gotoTable(nextTable(Tables.IngressDefaultRule))
-        .done(),
+      establishedFastPath(table, Priority.TopCnp, nextTable(Tables.IngressDefaultRule), cookie),
     ),
     // Connections that come in through the gateway are marked so replies can be steered back to it.
     flow(commitTable)
@@ -378,4 +354,15 @@ export function remoteNodeFlows(node: NodeNetwork, remote: RemoteNode): Flow[] {
 /** Node category with the peer's (unique, 32-bit) IPv4 address as object id. */
 export function remoteNodeCookie(remote: Pick<RemoteNode, 'nodeIp'>): bigint {
   return makeCookie(CookieCategory.Node, parseIpv4(remote.nodeIp));
+}
+
+/** `ct_state=-new+est` traffic of an already allowed connection goes straight past the rule tables. */
+function establishedFastPath(table: number, priority: number, next: number, cookie: bigint): Flow {
+  return flow(table)
+    .priority(priority)
+    .cookie(cookie)
+    .matchCtState({ new: false, est: true })
+    .matchProtocol('ip')
+    .gotoTable(next)
+    .done();
 }
