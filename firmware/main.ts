@@ -119,6 +119,7 @@ export class Firmware {
     const api = new LocalApiServer({
       socketPath: config.antctlSocket,
       queries,
+      commands: queries,
       logger: logger.child({ component: 'local-api' }),
     });
     await api.start();

@@ -1,8 +1,10 @@
 // Answers antctl's questions from the agent's state, the store and OVS.
 import { ApiError } from '../core/antctl/api-error';
 import type {
+  AgentCommands,
   AgentInfoView,
   AgentQueries,
+  PodLabelsView,
   OvsFlowFilter,
   PodInterfaceFilter,
   PodInterfaceView,
@@ -29,7 +31,11 @@ export interface AgentQueryDeps {
   config: FirmwareConfig;
   version: string;
   agent: Pick<Agent, 'health'>;
-  pods: { list(): PodRecord[]; byName(namespace: string, name: string): PodRecord | undefined };
+  pods: {
+    list(): PodRecord[];
+    byName(namespace: string, name: string): PodRecord | undefined;
+    setLabels(namespace: string, name: string, labels: Record<string, string>): boolean;
+  };
   lifecycle: Pick<PodLifecycle, 'ofportOf'>;
   bridge: { listPorts(): Promise<PodPortInfo[]>; getOvsVersion(): Promise<string> };
   flowWriter: FlowDumper;
@@ -37,8 +43,16 @@ export interface AgentQueryDeps {
 
 const FULL_COOKIE_MASK = 0xff000000ffffffffn;
 
-export class AgentQueryService implements AgentQueries {
+export class AgentQueryService implements AgentQueries, AgentCommands {
   constructor(private readonly deps: AgentQueryDeps) {}
+
+  /** Standalone mode: the store is the source of truth for pod labels. */
+  setPodLabels(namespace: string, name: string, labels: Record<string, string>): Promise<PodLabelsView> {
+    if (!this.deps.pods.setLabels(namespace, name, labels)) {
+      return Promise.reject(new ApiError('NotFound', `pod ${namespace}/${name} not found`));
+    }
+    return Promise.resolve({ namespace, name, labels });
+  }
 
   async podInterfaces(filter: PodInterfaceFilter): Promise<PodInterfaceView[]> {
     const ports = new Map((await this.deps.bridge.listPorts()).map((p) => [p.name, p]));

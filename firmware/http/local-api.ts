@@ -6,8 +6,10 @@ import * as net from 'node:net';
 import * as path from 'node:path';
 import { ApiError, isApiErrorCode, type ApiErrorCode } from '../core/antctl/api-error';
 import type {
+  AgentCommands,
   AgentInfoView,
   AgentQueries,
+  PodLabelsView,
   OvsFlowFilter,
   PodInterfaceFilter,
   PodInterfaceView,
@@ -20,6 +22,7 @@ export const LOCAL_API_PATHS = {
   podInterfaces: '/v1/podinterfaces',
   ovsFlows: '/v1/ovsflows',
   agentInfo: '/v1/agentinfo',
+  podLabels: '/v1/podlabels',
   healthz: '/healthz',
 } as const;
 
@@ -71,6 +74,8 @@ export class LocalApiServerError extends Error {
 export interface LocalApiServerOptions {
   socketPath: string;
   queries: AgentQueries;
+  /** Absent: the API is read-only. */
+  commands?: AgentCommands;
   logger: Logger;
 }
 
@@ -120,16 +125,18 @@ export class LocalApiServer {
 
   private async handle(request: http.IncomingMessage, response: http.ServerResponse): Promise<void> {
     const url = new URL(request.url ?? '/', 'http://localhost');
-    if (request.method !== 'GET') {
-      response.setHeader('allow', 'GET');
+    const allowed = url.pathname === LOCAL_API_PATHS.podLabels ? 'PUT' : 'GET';
+    if (request.method !== allowed) {
+      response.setHeader('allow', allowed);
       sendJson(response, 405, {
         code: 'BadRequest',
-        message: `method ${request.method ?? ''} not allowed; use GET`,
+        message: `method ${request.method ?? ''} not allowed; use ${allowed}`,
       });
       return;
     }
     try {
-      const body = await this.route(url);
+      const body =
+        allowed === 'PUT' ? await this.routeWrite(url, await readJsonBody(request)) : await this.route(url);
       sendJson(response, 200, body);
       this.options.logger.debug('local API request', { path: url.pathname, status: 200 });
     } catch (error) {
@@ -139,6 +146,25 @@ export class LocalApiServer {
       else this.options.logger.debug('local API request failed', fields);
       sendJson(response, status, body);
     }
+  }
+
+  private async routeWrite(url: URL, body: unknown): Promise<unknown> {
+    const { commands } = this.options;
+    if (commands === undefined)
+      throw new ApiError('Unavailable', 'this agent accepts no changes over its local API');
+    const params = queryParams(url, ['namespace', 'name']);
+    if (params.namespace === undefined || params.name === undefined) {
+      throw new ApiError('BadRequest', 'namespace and name are required');
+    }
+    const labels = (body as { labels?: unknown } | null)?.labels;
+    if (typeof labels !== 'object' || labels === null || Array.isArray(labels)) {
+      throw new ApiError('BadRequest', 'body must be {"labels": {"key": "value", ...}}');
+    }
+    for (const [key, value] of Object.entries(labels)) {
+      if (typeof value !== 'string')
+        throw new ApiError('BadRequest', `label "${key}" must have a string value`);
+    }
+    return commands.setPodLabels(params.namespace, params.name, labels as Record<string, string>);
   }
 
   private async route(url: URL): Promise<unknown> {
@@ -191,6 +217,24 @@ function queryParams<K extends string>(url: URL, allowed: readonly K[]): Partial
     if (value !== undefined && value !== '') result[key as K] = value;
   }
   return result;
+}
+
+const MAX_BODY_BYTES = 64 * 1024;
+
+async function readJsonBody(request: http.IncomingMessage): Promise<unknown> {
+  const chunks: Buffer[] = [];
+  let size = 0;
+  for await (const chunk of request as AsyncIterable<Buffer>) {
+    size += chunk.length;
+    if (size > MAX_BODY_BYTES)
+      throw new ApiError('BadRequest', `request body larger than ${MAX_BODY_BYTES} bytes`);
+    chunks.push(chunk);
+  }
+  try {
+    return JSON.parse(Buffer.concat(chunks).toString('utf8')) as unknown;
+  } catch {
+    throw new ApiError('BadRequest', 'request body is not valid JSON');
+  }
 }
 
 function sendJson(response: http.ServerResponse, status: number, body: unknown): void {
@@ -276,7 +320,7 @@ export interface LocalApiClientOptions {
 const DEFAULT_CLIENT_TIMEOUT_MS = 30_000;
 
 /** AgentQueries over the socket: the CLI runs the same commands as the console, just remotely. */
-export class LocalApiClient implements AgentQueries {
+export class LocalApiClient implements AgentQueries, AgentCommands {
   constructor(private readonly options: LocalApiClientOptions) {}
 
   async podInterfaces(filter: PodInterfaceFilter): Promise<PodInterfaceView[]> {
@@ -299,7 +343,25 @@ export class LocalApiClient implements AgentQueries {
     await this.get(LOCAL_API_PATHS.healthz, {});
   }
 
+  async setPodLabels(
+    namespace: string,
+    name: string,
+    labels: Record<string, string>,
+  ): Promise<PodLabelsView> {
+    const body = await this.request('PUT', LOCAL_API_PATHS.podLabels, { namespace, name }, { labels });
+    return body as PodLabelsView;
+  }
+
   private get(pathname: string, query: Record<string, string | undefined>): Promise<unknown> {
+    return this.request('GET', pathname, query);
+  }
+
+  private request(
+    method: 'GET' | 'PUT',
+    pathname: string,
+    query: Record<string, string | undefined>,
+    payload?: unknown,
+  ): Promise<unknown> {
     const { socketPath } = this.options;
     const timeoutMs = this.options.timeoutMs ?? DEFAULT_CLIENT_TIMEOUT_MS;
     const search = new URLSearchParams();
@@ -307,8 +369,14 @@ export class LocalApiClient implements AgentQueries {
     const requestPath = search.size === 0 ? pathname : `${pathname}?${search.toString()}`;
 
     return new Promise((resolve, reject) => {
-      const request = http.get(
-        { socketPath, path: requestPath, headers: { accept: 'application/json' }, timeout: timeoutMs },
+      const request = http.request(
+        {
+          method,
+          socketPath,
+          path: requestPath,
+          headers: { accept: 'application/json', 'content-type': 'application/json' },
+          timeout: timeoutMs,
+        },
         (response) => {
           const chunks: Buffer[] = [];
           response.on('data', (chunk: Buffer) => chunks.push(chunk));
@@ -337,6 +405,7 @@ export class LocalApiClient implements AgentQueries {
         );
       });
       request.on('error', (error) => reject(connectionError(error, socketPath)));
+      request.end(payload === undefined ? undefined : JSON.stringify(payload));
     });
   }
 }

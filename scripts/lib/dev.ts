@@ -4,6 +4,7 @@ import * as path from 'node:path';
 import { execFileSync } from 'node:child_process';
 import { DevNode, REPO_DIR, deleteNetns } from './dev-node';
 import { SimPods, splitRef, type SimPodSpec } from './sim-pods';
+import { LocalApiClient } from '../../firmware/http/local-api';
 
 const HOME = process.env['ANTREA_EDGE_HOME'] ?? path.join(REPO_DIR, '.run');
 const NODE_NS = process.env['ANTREA_EDGE_NODE_NS'] ?? 'antrea-edge-node';
@@ -191,6 +192,12 @@ async function sim(args: string[]): Promise<void> {
           labels[pair.slice(0, eq)] = pair.slice(eq + 1);
         }
       }
+      // The agent's store is the source of truth in standalone mode; the simulator keeps a copy for `pod list`.
+      await new LocalApiClient({ socketPath: path.join(HOME, 'run', 'antctl.sock') }).setPodLabels(
+        pod.namespace,
+        pod.name,
+        labels,
+      );
       pods.setLabels(ref, labels);
       process.stdout.write(`pod ${ref} labeled\n`);
       return;

@@ -6,6 +6,8 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { flowPackets, run, startTestNode, type TestNode } from '../support/sim-cluster';
 import type { SimPod } from '../../scripts/lib/sim-pods';
+import Database from 'better-sqlite3';
+import { LocalApiClient } from '../../firmware/http/local-api';
 
 describe('data plane: pods on a real OVS bridge', function () {
   this.timeout(180_000);
@@ -209,5 +211,22 @@ for _ in range(3):
       ),
       dump,
     );
+  });
+
+  it('keeps pod labels in the store: from CNI ADD, then changed through the local API', async () => {
+    const labelsOf = (name: string): unknown => {
+      const db = new Database(path.join(t.node.dataDir, 'antrea-edge.db'), { readonly: true });
+      try {
+        const row = db.prepare('SELECT labels FROM pods WHERE name = ?').get(name) as { labels: string };
+        return JSON.parse(row.labels);
+      } finally {
+        db.close();
+      }
+    };
+    assert.deepEqual(labelsOf('alpha'), { app: 'a' });
+    const client = new LocalApiClient({ socketPath: t.node.antctlSocket });
+    await client.setPodLabels('default', 'alpha', { app: 'a', tier: 'gold' });
+    assert.deepEqual(labelsOf('alpha'), { app: 'a', tier: 'gold' });
+    await assert.rejects(client.setPodLabels('default', 'nobody', {}), /not found/);
   });
 });

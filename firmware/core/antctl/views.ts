@@ -52,3 +52,17 @@ export interface AgentQueries {
   ovsFlows(filter: OvsFlowFilter): Promise<string[]>;
   agentInfo(): Promise<AgentInfoView>;
 }
+
+export interface PodLabelsView {
+  namespace: string;
+  name: string;
+  labels: Record<string, string>;
+}
+
+/**
+ * Changes the agent accepts over its local API (standalone mode, where the store is the source of truth).
+ * Implementations reject with `ApiError` like AgentQueries.
+ */
+export interface AgentCommands {
+  setPodLabels(namespace: string, name: string, labels: Record<string, string>): Promise<PodLabelsView>;
+}
