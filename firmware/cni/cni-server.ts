@@ -1,18 +1,22 @@
-// The agent's end of the CNI plugin: a unix socket server speaking one newline-terminated JSON request and one
-// JSON reply per connection. It validates requests, serialises work per container ID and maps the handler's
-// errors to CNI error codes; the handler (IPAM, OVS ports and flows, pod plumbing) lives in the agent.
+// The agent's end of the CNI plugin: a unix socket server that receives each plugin invocation as forwarded by
+// the plugin executable (environment + stdin, one newline-terminated JSON line per connection), runs the CNI
+// spec's steps on it (cni-spec.ts executeInvocation), serialises work per container ID, and answers with the
+// exit status and the exact stdout the plugin prints. The handler (IPAM, OVS ports and flows, pod plumbing)
+// lives in the agent.
 import * as fs from 'node:fs';
 import * as net from 'node:net';
 import * as path from 'node:path';
 import type { Logger } from '../core/logger';
-import { parseWireRequest, toCniError } from './cni-spec';
+import { encodeWireReply, errorOutput, executeInvocation, parseWireRequest, toCniError } from './cni-spec';
 import {
+  CURRENT_CNI_VERSION,
   CniError,
   CniErrorCode,
-  MAX_CNI_REQUEST_BYTES,
+  MAX_CNI_WIRE_REQUEST_BYTES,
+  type CniPluginOutput,
   type CniRequest,
   type CniResult,
-  type CniWireReply,
+  type RawCniInvocation,
 } from './cni-types';
 
 export interface CniHandler {
@@ -25,7 +29,7 @@ export interface CniServerOptions {
   socketPath: string;
   handler: CniHandler;
   logger: Logger;
-  /** Requests longer than this are answered with code 5 and dropped. Default MAX_CNI_REQUEST_BYTES. */
+  /** Request lines longer than this are answered with code 5 and dropped. Default MAX_CNI_WIRE_REQUEST_BYTES. */
   maxRequestBytes?: number;
   /** A client that has not finished its request line after this long is disconnected. Default 10 s. */
   requestReadTimeoutMs?: number;
@@ -102,7 +106,7 @@ export class CniServer {
   }
 
   private accept(socket: net.Socket): void {
-    const maxBytes = this.options.maxRequestBytes ?? MAX_CNI_REQUEST_BYTES;
+    const maxBytes = this.options.maxRequestBytes ?? MAX_CNI_WIRE_REQUEST_BYTES;
     this.connections.add(socket);
     this.idleConnections.add(socket);
     socket.setTimeout(this.options.requestReadTimeoutMs ?? DEFAULT_REQUEST_READ_TIMEOUT_MS);
@@ -127,7 +131,7 @@ export class CniServer {
         finishReading();
         const tooLarge = new CniError(CniErrorCode.IoFailure, `CNI request exceeds ${maxBytes} bytes`);
         this.logger.warn('CNI request too large; rejected', { maxBytes });
-        this.track(this.reply(socket, errorReply(tooLarge)));
+        this.track(this.reply(socket, errorOutput(tooLarge, CURRENT_CNI_VERSION)));
         return;
       }
       chunks.push(part);
@@ -156,37 +160,44 @@ export class CniServer {
   }
 
   private async serve(socket: net.Socket, line: string): Promise<void> {
-    let request: CniRequest;
+    let raw: RawCniInvocation;
     try {
-      request = parseWireRequest(line);
+      raw = parseWireRequest(line);
     } catch (e) {
       this.logger.warn('malformed CNI request', { err: e });
-      await this.reply(socket, errorReply(toCniError(e)));
+      await this.reply(socket, errorOutput(toCniError(e), CURRENT_CNI_VERSION));
       return;
     }
-    const fields = { command: request.command, containerId: request.containerId, ifName: request.ifName };
-    const reply = await this.perContainer.run(request.containerId, async (): Promise<CniWireReply> => {
-      const started = Date.now();
-      try {
-        const result = await this.dispatch(request);
-        this.logger.info('CNI request done', { ...fields, ms: Date.now() - started });
-        return result === undefined ? { ok: true } : { ok: true, result };
-      } catch (e) {
-        const error = toCniError(e);
-        this.logger.warn('CNI request failed', {
-          ...fields,
-          ms: Date.now() - started,
-          code: error.code,
-          err: e,
-        });
-        return errorReply(error);
-      }
-    });
+    const fields = {
+      command: raw.env.CNI_COMMAND,
+      containerId: raw.env.CNI_CONTAINERID,
+      ifName: raw.env.CNI_IFNAME,
+    };
+    const started = Date.now();
+    const outcome = await executeInvocation(raw, (request) =>
+      this.perContainer.run(request.containerId, () => this.dispatch(request)),
+    );
+    const ms = Date.now() - started;
+    if (outcome.error) {
+      const { code, message, details } = outcome.error;
+      // Rejected before the handler ran: the runtime or its config is at fault, not the agent.
+      const handled = outcome.request !== undefined;
+      this.logger.warn(handled ? 'CNI request failed' : 'CNI request rejected', {
+        ...fields,
+        ms,
+        code,
+        msg: message,
+        details,
+        err: outcome.thrown,
+      });
+    } else if (outcome.request) {
+      this.logger.info('CNI request done', { ...fields, ms });
+    }
     if (socket.destroyed) {
       this.logger.warn('CNI client went away before the reply', fields);
       return;
     }
-    await this.reply(socket, reply);
+    await this.reply(socket, outcome.output);
   }
 
   private async dispatch(request: CniRequest): Promise<CniResult | undefined> {
@@ -204,22 +215,16 @@ export class CniServer {
   }
 
   /** Resolves once the reply reached the kernel (or the client is gone), so stop() never cuts one short. */
-  private reply(socket: net.Socket, reply: CniWireReply): Promise<void> {
+  private reply(socket: net.Socket, output: CniPluginOutput): Promise<void> {
     return new Promise((resolve) => {
       if (socket.destroyed) {
         resolve();
         return;
       }
       socket.once('close', () => resolve());
-      socket.end(`${JSON.stringify(reply)}\n`, () => resolve());
+      socket.end(encodeWireReply(output), () => resolve());
     });
   }
-}
-
-function errorReply(error: CniError): CniWireReply {
-  const body: CniWireReply = { ok: false, error: { code: error.code, msg: error.message } };
-  if (error.details !== undefined) body.error.details = error.details;
-  return body;
 }
 
 /**

@@ -1,26 +1,30 @@
 // The CNI spec's rules as pure functions: environment and CNI_ARGS parsing, network config validation, version
-// negotiation, result / error shaping per requested version, and the socket line protocol's decoding.
-// The plugin executable and the CNI server share these; no I/O here so that unit tests need no process.
+// negotiation, result / error shaping per requested version, and the socket line protocol. The agent's CNI server
+// runs them for every invocation the plugin executables forward (executeInvocation); the plugins themselves only
+// use the few helpers they need before the agent is reached. No I/O here, so unit tests need no process.
 import {
   CNI_SOCKET_ENV,
   CNI_TIMEOUT_ENV,
+  CNI_ENV_NAMES,
   CURRENT_CNI_VERSION,
   CniError,
   CniErrorCode,
   DEFAULT_CNI_SOCKET_PATH,
   DEFAULT_CNI_TIMEOUT_MS,
+  MAX_CNI_TIMEOUT_MS,
   SUPPORTED_CNI_VERSIONS,
   type CniCommand,
   type CniDns,
   type CniErrorBody,
   type CniInterface,
   type CniIpConfig,
+  type CniPluginOutput,
   type CniRequest,
   type CniResult,
   type CniRoute,
   type CniVersionResult,
-  type CniWireReply,
   type NetConf,
+  type RawCniInvocation,
 } from './cni-types';
 
 export type Environment = Readonly<Record<string, string | undefined>>;
@@ -166,17 +170,34 @@ export function versionResult(): CniVersionResult {
   return { cniVersion: CURRENT_CNI_VERSION, supportedVersions: [...SUPPORTED_CNI_VERSIONS] };
 }
 
+/** The two settings a plugin executable needs from stdin before the agent has validated anything. */
+export interface NetConfPeek {
+  /** The config's cniVersion for errors the plugin reports itself; ours when it declares none. */
+  cniVersion: string;
+  cniSocket?: string;
+}
+
+/**
+ * Top-level non-empty "cniVersion" and "cniSocket" strings of `stdin` if it is a JSON object, without validating
+ * anything else. The C shim implements exactly this rule (peek_config), so both plugins reach the same socket.
+ */
+export function peekNetConf(stdin: string): NetConfPeek {
+  const peek: NetConfPeek = { cniVersion: CURRENT_CNI_VERSION };
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(stdin);
+  } catch {
+    return peek;
+  }
+  if (!isRecord(parsed)) return peek;
+  if (typeof parsed.cniVersion === 'string' && parsed.cniVersion !== '') peek.cniVersion = parsed.cniVersion;
+  if (typeof parsed.cniSocket === 'string' && parsed.cniSocket !== '') peek.cniSocket = parsed.cniSocket;
+  return peek;
+}
+
 /** The version to stamp on an error: the config's if it declared one, else ours. */
 export function declaredCniVersion(stdin: string): string {
-  try {
-    const parsed: unknown = JSON.parse(stdin);
-    if (isRecord(parsed) && typeof parsed.cniVersion === 'string' && parsed.cniVersion !== '') {
-      return parsed.cniVersion;
-    }
-  } catch {
-    // Fall through: the caller reports the decoding error itself.
-  }
-  return CURRENT_CNI_VERSION;
+  return peekNetConf(stdin).cniVersion;
 }
 
 /**
@@ -354,25 +375,104 @@ export function toCniError(e: unknown): CniError {
   return new CniError(CniErrorCode.Internal, errorMessage(e));
 }
 
-/** Socket path: the test/dev override, then the network config, then the default. */
-export function resolveSocketPath(config: Pick<NetConf, 'cniSocket'>, env: Environment): string {
+/** Socket path: the test/dev override, then the network config's cniSocket, then the default. */
+export function resolveSocketPath(peek: Pick<NetConfPeek, 'cniSocket'>, env: Environment): string {
   const override = env[CNI_SOCKET_ENV];
   if (override !== undefined && override !== '') return override;
-  return config.cniSocket ?? DEFAULT_CNI_SOCKET_PATH;
+  return peek.cniSocket ?? DEFAULT_CNI_SOCKET_PATH;
 }
 
+/** Digits only (no sign, exponent, blanks or leading zero) so that the C shim's parser agrees exactly. */
+const TIMEOUT_PATTERN = /^[1-9][0-9]{0,8}$/;
+
+/** The plugin's deadline for the agent's answer. Throws code 4 for anything but 1..MAX_CNI_TIMEOUT_MS. */
 export function resolveTimeoutMs(env: Environment): number {
   const raw = env[CNI_TIMEOUT_ENV];
   if (raw === undefined || raw === '') return DEFAULT_CNI_TIMEOUT_MS;
-  const ms = Number(raw);
-  if (!Number.isInteger(ms) || ms <= 0) {
-    throw new CniError(CniErrorCode.InvalidEnvironment, `invalid ${CNI_TIMEOUT_ENV} "${raw}"`);
+  if (!TIMEOUT_PATTERN.test(raw)) {
+    throw new CniError(
+      CniErrorCode.InvalidEnvironment,
+      `invalid ${CNI_TIMEOUT_ENV} "${raw}"`,
+      `a whole number of milliseconds from 1 to ${MAX_CNI_TIMEOUT_MS}`,
+    );
   }
-  return ms;
+  return Number(raw);
+}
+
+/** What the CNI server's handler runs for a validated request: a result for ADD, nothing for DEL and CHECK. */
+export type CniDispatch = (request: CniRequest) => Promise<CniResult | undefined>;
+
+export interface CniInvocationOutcome {
+  output: CniPluginOutput;
+  /** The request handed to `dispatch`; absent when the environment or the config were rejected first. */
+  request?: CniRequest;
+  /** Why the invocation failed; its formatted body is `output.stdout`. */
+  error?: CniError;
+  /** What was thrown, for the log: the handler's own Error (with its stack) when it was not a CniError. */
+  thrown?: unknown;
+}
+
+/**
+ * Runs one forwarded plugin invocation as the CNI spec wants it: environment, then config, then the handler, and
+ * returns exactly what the plugin must print and its exit status. Never throws.
+ */
+export async function executeInvocation(
+  raw: RawCniInvocation,
+  dispatch: CniDispatch,
+): Promise<CniInvocationOutcome> {
+  let cniVersion = CURRENT_CNI_VERSION;
+  let request: CniRequest | undefined;
+  try {
+    const invocation = parseEnvironment(raw.env);
+    if (invocation.command === 'VERSION') {
+      return { output: { exitCode: 0, stdout: `${JSON.stringify(versionResult())}\n` } };
+    }
+    cniVersion = declaredCniVersion(raw.stdin);
+    request = buildRequest(invocation, raw.stdin);
+    const result = await dispatch(request);
+    if (request.command !== 'ADD') return { output: { exitCode: 0, stdout: '' }, request };
+    if (result === undefined) {
+      throw new CniError(CniErrorCode.Internal, 'the antrea-edge agent answered ADD without a result');
+    }
+    const formatted = formatResult(checkedHandlerResult(result), cniVersion);
+    return { output: { exitCode: 0, stdout: `${JSON.stringify(formatted)}\n` }, request };
+  } catch (e) {
+    const error = toCniError(e);
+    return { output: errorOutput(error, cniVersion), request, error, thrown: e };
+  }
+}
+
+/** A handler's result passes through the same decoder as a prevResult, so nothing malformed is printed. */
+function checkedHandlerResult(result: CniResult): CniResult {
+  try {
+    return normalizeResult(result, CURRENT_CNI_VERSION, 'ADD result');
+  } catch (e) {
+    const error = toCniError(e);
+    throw new CniError(
+      CniErrorCode.Internal,
+      'the antrea-edge agent produced an invalid ADD result',
+      `${error.message}: ${error.details ?? ''}`,
+    );
+  }
+}
+
+/** What a plugin prints for an error: the spec's error object on one line, exit status 1. */
+export function errorOutput(error: CniError, cniVersion: string): CniPluginOutput {
+  return { exitCode: 1, stdout: `${JSON.stringify(formatError(error, cniVersion))}\n` };
+}
+
+/** The request line a plugin sends for its environment and stdin (CNI_* variables only). */
+export function encodeWireRequest(env: Environment, stdin: string): string {
+  const forwarded: RawCniInvocation['env'] = {};
+  for (const name of CNI_ENV_NAMES) {
+    const value = env[name];
+    if (value !== undefined) forwarded[name] = value;
+  }
+  return `${JSON.stringify({ raw: { env: forwarded, stdin } })}\n`;
 }
 
 /** Validates a request line received by the CNI server. Throws code 6. */
-export function parseWireRequest(line: string): CniRequest {
+export function parseWireRequest(line: string): RawCniInvocation {
   const fail = (why: string): never => {
     throw new CniError(CniErrorCode.DecodingFailure, 'malformed CNI request', why);
   };
@@ -382,62 +482,33 @@ export function parseWireRequest(line: string): CniRequest {
   } catch (e) {
     return fail(errorMessage(e));
   }
-  if (!isRecord(value)) return fail('not a JSON object');
-  const { command, containerId, netns, ifName, args, path, config } = value;
-  if (typeof command !== 'string' || !isCommand(command)) return fail('command must be ADD, DEL or CHECK');
-  if (typeof containerId !== 'string' || containerId === '') return fail('containerId missing');
-  if (typeof netns !== 'string') return fail('netns missing');
-  if (typeof ifName !== 'string' || ifName === '') return fail('ifName missing');
-  if (typeof path !== 'string') return fail('path missing');
-  if (!isRecord(args) || !Object.values(args).every((v) => typeof v === 'string')) {
-    return fail('args must map strings to strings');
+  if (!isRecord(value) || !isRecord(value.raw)) return fail('not a {"raw":{...}} object');
+  const { env, stdin } = value.raw;
+  if (!isRecord(env)) return fail('raw.env must be an object');
+  if (typeof stdin !== 'string') return fail('raw.stdin must be a string');
+  const raw: RawCniInvocation = { env: {}, stdin };
+  for (const name of CNI_ENV_NAMES) {
+    const v = env[name];
+    if (v === undefined) continue;
+    if (typeof v !== 'string') return fail(`raw.env.${name} must be a string`);
+    raw.env[name] = v;
   }
-  if (
-    !isRecord(config) ||
-    typeof config.cniVersion !== 'string' ||
-    typeof config.name !== 'string' ||
-    typeof config.type !== 'string'
-  ) {
-    return fail('config must have cniVersion, name and type');
-  }
-  return {
-    command,
-    containerId,
-    netns,
-    ifName,
-    args: args as Record<string, string>,
-    path,
-    config: config as NetConf,
-  };
+  return raw;
 }
 
-/** Validates the agent's reply line as the plugin receives it. Throws code 100. */
-export function parseWireReply(line: string): CniWireReply {
-  const fail = (why: string): never => {
-    throw new CniError(CniErrorCode.AgentUnreachable, 'malformed reply from the antrea-edge agent', why);
-  };
-  let value: unknown;
-  try {
-    value = JSON.parse(line);
-  } catch (e) {
-    return fail(errorMessage(e));
-  }
-  if (!isRecord(value) || typeof value.ok !== 'boolean') return fail('not a reply object');
-  if (value.ok) {
-    if (value.result === undefined) return { ok: true };
-    try {
-      return { ok: true, result: normalizeResult(value.result, CURRENT_CNI_VERSION, 'result') };
-    } catch (e) {
-      return fail(e instanceof CniError ? `${e.message}: ${e.details ?? ''}` : errorMessage(e));
-    }
-  }
-  const error = value.error;
-  if (!isRecord(error) || typeof error.code !== 'number' || typeof error.msg !== 'string') {
-    return fail('error reply without code and msg');
-  }
-  const reply: CniWireReply = { ok: false, error: { code: error.code, msg: error.msg } };
-  if (typeof error.details === 'string') reply.error.details = error.details;
-  return reply;
+/** The reply the CNI server sends: a header line the C shim can check with a few byte compares, then stdout. */
+export function encodeWireReply(output: CniPluginOutput): string {
+  return `{"exitCode":${output.exitCode}}\n${output.stdout}`;
+}
+
+const REPLY_HEADER_PATTERN = /^\{"exitCode":(0|[1-9][0-9]{0,2})\}$/;
+
+/** The exit status in a reply's first line (without its newline), or undefined unless it is exactly 0..255. */
+export function parseWireReplyHeader(header: string): number | undefined {
+  const m = REPLY_HEADER_PATTERN.exec(header);
+  if (!m) return undefined;
+  const status = Number(m[1]);
+  return status <= 255 ? status : undefined;
 }
 
 function isRecord(value: unknown): value is Record<string, unknown> {

@@ -23,8 +23,20 @@ export const CNI_TIMEOUT_ENV = 'ANTREA_EDGE_CNI_TIMEOUT_MS';
  */
 export const DEFAULT_CNI_TIMEOUT_MS = 120_000;
 
-/** Upper bound for a network config on stdin and for one request line on the socket (both ends enforce it). */
-export const MAX_CNI_REQUEST_BYTES = 1024 * 1024;
+/** Upper bound for the network config on stdin; both plugin executables enforce it (code 5). */
+export const MAX_CNI_CONFIG_BYTES = 1024 * 1024;
+
+/**
+ * Upper bound for one request line on the socket. JSON escaping can grow the config sixfold ("\u0001") and the
+ * kernel allows up to 128 KiB per environment string, so the largest legitimate request stays below this.
+ */
+export const MAX_CNI_WIRE_REQUEST_BYTES = 16 * 1024 * 1024;
+
+/** Upper bound for the agent's reply as the plugin executables read it; a result is a few hundred bytes. */
+export const MAX_CNI_WIRE_REPLY_BYTES = 1024 * 1024;
+
+/** Largest accepted ANTREA_EDGE_CNI_TIMEOUT_MS: nine digits, so that every plugin can hold it in a C int. */
+export const MAX_CNI_TIMEOUT_MS = 999_999_999;
 
 export type CniCommand = 'ADD' | 'DEL' | 'CHECK';
 
@@ -142,10 +154,36 @@ export class CniError extends Error {
   }
 }
 
-// Line protocol between the plugin and the CNI server: one JSON object + "\n" each way per connection.
+// Line protocol between a plugin executable (the C shim or plugin.ts) and the CNI server, one exchange per
+// connection. The plugins only forward: all of the spec's logic runs in the agent (cni-spec.ts).
+//
+//   request: {"raw":{"env":{"CNI_COMMAND":"ADD",...},"stdin":"<network config>"}} "\n"
+//   reply:   {"exitCode":N} "\n" <exactly the bytes the plugin prints on stdout>, then the server closes.
 
-/** The request line is a CniRequest as is. */
-export type CniWireRequest = CniRequest;
+/** The environment variables a plugin forwards; absent ones are left out of the request. */
+export const CNI_ENV_NAMES = [
+  'CNI_COMMAND',
+  'CNI_CONTAINERID',
+  'CNI_NETNS',
+  'CNI_IFNAME',
+  'CNI_ARGS',
+  'CNI_PATH',
+] as const;
 
-export type CniWireReply =
-  { ok: true; result?: CniResult } | { ok: false; error: { code: number; msg: string; details?: string } };
+export type CniEnvName = (typeof CNI_ENV_NAMES)[number];
+
+/** One plugin invocation as the runtime made it: its CNI_* environment and its stdin, unvalidated. */
+export interface RawCniInvocation {
+  env: Partial<Record<CniEnvName, string>>;
+  stdin: string;
+}
+
+export interface CniWireRequest {
+  raw: RawCniInvocation;
+}
+
+/** What the plugin executable does with the answer: print `stdout` as is and exit with `exitCode`. */
+export interface CniPluginOutput {
+  exitCode: number;
+  stdout: string;
+}

@@ -53,11 +53,15 @@ export class DevNode {
     return this.options.nodeNs;
   }
 
-  /** The command (argv) that runs the CNI plugin the way a kubelet would exec it. */
+  /**
+   * The command (argv) that runs the CNI plugin the way a kubelet would exec it: the native shim that
+   * scripts/lib/setup.sh builds (what the appliance installs), or the TypeScript fallback when it is not built.
+   */
   cniPluginCommand(): string[] {
-    return this.options.compiled
-      ? [process.execPath, path.join(REPO_DIR, 'dist/firmware/cni/plugin.js')]
-      : [process.execPath, '--import', 'tsx', path.join(REPO_DIR, 'firmware/cni/plugin.ts')];
+    const shim = path.join(REPO_DIR, 'dist/bin/antrea-edge-cni');
+    if (fs.existsSync(shim)) return [shim];
+    if (this.options.compiled) throw new Error(`${shim} is missing: run scripts/start or npm run build first`);
+    return [process.execPath, '--import', 'tsx', path.join(REPO_DIR, 'firmware/cni/plugin.ts')];
   }
 
   antctlCommand(): string[] {

@@ -7,7 +7,7 @@ export REPO_DIR
 export ANTREA_EDGE_HOME="${ANTREA_EDGE_HOME:-$REPO_DIR/.run}"
 
 DEBIAN_PACKAGES=(openvswitch-switch openvswitch-common iproute2 ethtool busybox socat tcpdump iputils-ping
-  iperf3 procps python3 make g++)
+  iperf3 procps python3 make g++ valgrind)
 
 say() { printf '==> %s\n' "$*" >&2; }
 die() { printf 'error: %s\n' "$*" >&2; exit 1; }
@@ -48,6 +48,13 @@ build_firmware() {
   say "building the firmware (tsc)"
   npx tsc -p tsconfig.build.json
   chmod +x dist/firmware/cni/plugin.js dist/firmware/cli/antctl.js 2>/dev/null || true
+  # The CNI plugin runtimes exec per pod operation: native, so that a call does not pay Node.js start-up.
+  command -v cc >/dev/null ||
+    die "no C compiler (cc) to build the CNI shim; install gcc (apt-get install -y gcc), or use dist/firmware/cni/plugin.js"
+  say "building the CNI shim (cc)"
+  mkdir -p dist/bin
+  cc -std=c99 -O2 -Wall -Wextra -Werror -D_POSIX_C_SOURCE=200809L \
+    -o dist/bin/antrea-edge-cni firmware/cni/shim/antrea-edge-cni.c
 }
 
 setup_all() {

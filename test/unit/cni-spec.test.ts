@@ -3,14 +3,19 @@ import {
   buildRequest,
   compareVersions,
   declaredCniVersion,
+  encodeWireReply,
+  encodeWireRequest,
+  errorOutput,
+  executeInvocation,
   formatError,
   formatResult,
   normalizeResult,
   parseCniArgs,
   parseEnvironment,
   parseNetConf,
-  parseWireReply,
+  parseWireReplyHeader,
   parseWireRequest,
+  peekNetConf,
   resolveSocketPath,
   resolveTimeoutMs,
   toCniError,
@@ -21,6 +26,7 @@ import {
   CniError,
   CniErrorCode,
   DEFAULT_CNI_SOCKET_PATH,
+  type CniRequest,
   type CniResult,
 } from '../../firmware/cni/cni-types';
 
@@ -292,6 +298,27 @@ describe('cni-spec: network config', () => {
     assert.equal(declaredCniVersion('garbage'), '1.0.0');
     assert.equal(declaredCniVersion('{}'), '1.0.0');
   });
+
+  it('peekNetConf takes top-level non-empty cniVersion and cniSocket strings of a JSON object only', () => {
+    assert.deepEqual(peekNetConf(conf({ cniVersion: '0.4.0', cniSocket: '/run/a.sock' })), {
+      cniVersion: '0.4.0',
+      cniSocket: '/run/a.sock',
+    });
+    assert.deepEqual(peekNetConf('{"cniVersion":"","cniSocket":""}'), { cniVersion: '1.0.0' });
+    assert.deepEqual(peekNetConf('{"cniVersion":4,"cniSocket":["/x"]}'), { cniVersion: '1.0.0' });
+    assert.deepEqual(peekNetConf('{"nested":{"cniVersion":"0.3.1","cniSocket":"/x"}}'), {
+      cniVersion: '1.0.0',
+    });
+    // The last duplicate wins, as JSON.parse has it (the C shim copies this rule).
+    assert.deepEqual(peekNetConf('{"cniVersion":"0.3.1","cniVersion":"0.4.0"}'), { cniVersion: '0.4.0' });
+    assert.deepEqual(peekNetConf('{"cniVersion":"0.3.1","cniVersion":null}'), { cniVersion: '1.0.0' });
+    assert.deepEqual(peekNetConf('{"cniSocket":"\\/run\\/x.sock"}'), {
+      cniVersion: '1.0.0',
+      cniSocket: '/run/x.sock',
+    });
+    assert.deepEqual(peekNetConf('{"cniVersion":"0.4.0",'), { cniVersion: '1.0.0' });
+    assert.deepEqual(peekNetConf('["cniVersion","0.4.0"]'), { cniVersion: '1.0.0' });
+  });
 });
 
 describe('cni-spec: output shapes', () => {
@@ -359,15 +386,21 @@ describe('cni-spec: settings and wire protocol', () => {
       resolveSocketPath({ cniSocket: '/a.sock' }, { ANTREA_EDGE_CNI_SOCKET: '/b.sock' }),
       '/b.sock',
     );
+    assert.equal(resolveSocketPath({ cniSocket: '/a.sock' }, { ANTREA_EDGE_CNI_SOCKET: '' }), '/a.sock');
   });
 
-  it('timeout: default, override, invalid override is code 4', () => {
+  it('timeout: default, override, anything but 1-999999999 in plain digits is code 4', () => {
     assert.equal(resolveTimeoutMs({}), 120_000);
+    assert.equal(resolveTimeoutMs({ ANTREA_EDGE_CNI_TIMEOUT_MS: '' }), 120_000);
     assert.equal(resolveTimeoutMs({ ANTREA_EDGE_CNI_TIMEOUT_MS: '250' }), 250);
-    assert.equal(
-      cniCode(() => resolveTimeoutMs({ ANTREA_EDGE_CNI_TIMEOUT_MS: 'soon' })),
-      4,
-    );
+    assert.equal(resolveTimeoutMs({ ANTREA_EDGE_CNI_TIMEOUT_MS: '999999999' }), 999_999_999);
+    for (const bad of ['soon', '0', '-5', '1e3', ' 250', '250.0', '0250', '0x10', '1000000000']) {
+      assert.equal(
+        cniCode(() => resolveTimeoutMs({ ANTREA_EDGE_CNI_TIMEOUT_MS: bad })),
+        4,
+        bad,
+      );
+    }
   });
 
   it('compareVersions orders semantic versions numerically', () => {
@@ -378,52 +411,152 @@ describe('cni-spec: settings and wire protocol', () => {
   });
 
   it('parseWireRequest accepts what the plugin sends and rejects the rest with code 6', () => {
-    const inv = parseEnvironment(addEnv);
-    assert.ok(inv.command !== 'VERSION');
-    const req = buildRequest(inv, conf());
-    assert.deepEqual(parseWireRequest(JSON.stringify(req)), req);
-    assert.equal(
-      cniCode(() => parseWireRequest('{')),
-      6,
-    );
-    assert.equal(
-      cniCode(() => parseWireRequest(JSON.stringify({ ...req, command: 'VERSION' }))),
-      6,
-    );
-    assert.equal(
-      cniCode(() => parseWireRequest(JSON.stringify({ ...req, args: { A: 1 } }))),
-      6,
-    );
-    assert.equal(
-      cniCode(() => parseWireRequest(JSON.stringify({ ...req, config: { name: 'x' } }))),
-      6,
-    );
+    const line = encodeWireRequest({ ...addEnv, HOME: '/root', ANTREA_EDGE_CNI_SOCKET: '/x' }, conf());
+    assert.ok(line.endsWith('}\n'));
+    assert.equal(line.indexOf('\n'), line.length - 1, 'one line');
+    assert.deepEqual(parseWireRequest(line.trimEnd()), { env: addEnv, stdin: conf() });
+    const { CNI_NETNS: _n, ...noNetns } = addEnv;
+    assert.deepEqual(parseWireRequest(encodeWireRequest(noNetns, '')).env, noNetns);
+    // Other keys are ignored: only the CNI_* variables reach parseEnvironment.
+    assert.deepEqual(parseWireRequest('{"raw":{"env":{"FOO":"1","CNI_IFNAME":"eth0"},"stdin":"x"}}'), {
+      env: { CNI_IFNAME: 'eth0' },
+      stdin: 'x',
+    });
+    const bad = [
+      '{',
+      '{"command":"ADD"}',
+      '{"raw":{"env":{},"stdin":1}}',
+      '{"raw":{"env":[],"stdin":""}}',
+      '{"raw":{"env":{"CNI_COMMAND":1},"stdin":""}}',
+      '{"raw":"x"}',
+    ];
+    for (const text of bad) {
+      assert.equal(
+        cniCode(() => parseWireRequest(text)),
+        CniErrorCode.DecodingFailure,
+        text,
+      );
+    }
   });
 
-  it('parseWireReply decodes both reply kinds and maps garbage to code 100', () => {
-    assert.deepEqual(parseWireReply('{"ok":true}'), { ok: true });
-    assert.deepEqual(parseWireReply(JSON.stringify({ ok: true, result: sampleResult })), {
-      ok: true,
-      result: sampleResult,
-    });
+  it('reply: header line then stdout; the header must be exactly {"exitCode":0..255}', () => {
+    assert.equal(encodeWireReply({ exitCode: 0, stdout: '' }), '{"exitCode":0}\n');
+    assert.equal(encodeWireReply({ exitCode: 1, stdout: '{"code":4}\n' }), '{"exitCode":1}\n{"code":4}\n');
+    assert.equal(parseWireReplyHeader('{"exitCode":0}'), 0);
+    assert.equal(parseWireReplyHeader('{"exitCode":255}'), 255);
+    for (const bad of [
+      '',
+      '{"exitCode":256}',
+      '{"exitCode":01}',
+      '{"exitCode": 1}',
+      '{"exitCode":1} ',
+      '{}',
+    ]) {
+      assert.equal(parseWireReplyHeader(bad), undefined, bad);
+    }
+  });
+});
+
+describe('cni-spec: executeInvocation (what the CNI server runs for every forwarded call)', () => {
+  const okResult: CniResult = { ...sampleResult, dns: { nameservers: ['10.96.0.10'] } };
+  function recorder(result: CniResult | undefined | Error) {
+    const seen: CniRequest[] = [];
+    const dispatch = (req: CniRequest): Promise<CniResult | undefined> => {
+      seen.push(req);
+      return result instanceof Error ? Promise.reject(result) : Promise.resolve(result);
+    };
+    return { seen, dispatch };
+  }
+
+  it('ADD: dispatches the parsed request and prints the result for the config version', async () => {
+    const { seen, dispatch } = recorder(okResult);
+    const outcome = await executeInvocation({ env: addEnv, stdin: conf({ cniVersion: '0.4.0' }) }, dispatch);
+    assert.equal(outcome.error, undefined);
+    assert.equal(outcome.output.exitCode, 0);
+    assert.equal(outcome.output.stdout, `${JSON.stringify(formatResult(okResult, '0.4.0'))}\n`);
+    assert.equal(seen.length, 1);
+    assert.equal(seen[0]?.containerId, 'c0ffee-1');
+    assert.equal(seen[0]?.config.cniVersion, '0.4.0');
+    assert.equal(outcome.request, seen[0]);
+  });
+
+  it('DEL and CHECK print nothing on success', async () => {
+    for (const command of ['DEL', 'CHECK']) {
+      const { seen, dispatch } = recorder(undefined);
+      const outcome = await executeInvocation(
+        { env: { ...addEnv, CNI_COMMAND: command }, stdin: conf() },
+        dispatch,
+      );
+      assert.deepEqual(outcome.output, { exitCode: 0, stdout: '' });
+      assert.equal(seen[0]?.command, command);
+    }
+  });
+
+  it('VERSION answers without the handler', async () => {
+    const { seen, dispatch } = recorder(okResult);
+    const outcome = await executeInvocation({ env: { CNI_COMMAND: 'VERSION' }, stdin: '' }, dispatch);
+    assert.deepEqual(outcome.output, { exitCode: 0, stdout: `${JSON.stringify(versionResult())}\n` });
+    assert.equal(seen.length, 0);
+  });
+
+  it('environment errors: code 4 at version 1.0.0, handler not called', async () => {
+    const { seen, dispatch } = recorder(okResult);
+    const { CNI_CONTAINERID: _c, ...noId } = addEnv;
+    const outcome = await executeInvocation({ env: noId, stdin: conf({ cniVersion: '0.4.0' }) }, dispatch);
+    assert.equal(outcome.output.exitCode, 1);
+    const body = JSON.parse(outcome.output.stdout) as { cniVersion: string; code: number; msg: string };
+    assert.equal(body.code, 4);
+    assert.equal(body.cniVersion, '1.0.0');
+    assert.match(body.msg, /CNI_CONTAINERID/);
+    assert.equal(outcome.error?.code, 4);
+    assert.equal(outcome.request, undefined);
+    assert.equal(seen.length, 0);
+  });
+
+  it('config errors carry the declared version; handler not called', async () => {
+    const { seen, dispatch } = recorder(okResult);
+    const bad = await executeInvocation({ env: addEnv, stdin: '{"cniVersion":"0.4.0",' }, dispatch);
     assert.deepEqual(
-      parseWireReply('{"ok":false,"error":{"code":101,"msg":"no IP","details":"pool full"}}'),
-      {
-        ok: false,
-        error: { code: 101, msg: 'no IP', details: 'pool full' },
-      },
+      [bad.output.exitCode, (JSON.parse(bad.output.stdout) as { code: number; cniVersion: string }).code],
+      [1, 6],
     );
-    assert.equal(
-      cniCode(() => parseWireReply('<html>')),
-      CniErrorCode.AgentUnreachable,
+    const old = await executeInvocation({ env: addEnv, stdin: conf({ cniVersion: '0.2.0' }) }, dispatch);
+    assert.deepEqual(JSON.parse(old.output.stdout), {
+      cniVersion: '0.2.0',
+      code: 1,
+      msg: 'incompatible CNI versions',
+      details: 'config is "0.2.0", plugin supports 0.3.0, 0.3.1, 0.4.0, 1.0.0',
+    });
+    assert.equal(seen.length, 0);
+  });
+
+  it('handler errors keep their code; anything else is 999; the output equals errorOutput()', async () => {
+    const typed = await executeInvocation(
+      { env: addEnv, stdin: conf({ cniVersion: '0.3.1' }) },
+      recorder(new CniError(101, 'no IP address available', 'pool full')).dispatch,
     );
-    assert.equal(
-      cniCode(() => parseWireReply('{"ok":false}')),
-      100,
+    assert.deepEqual(
+      typed.output,
+      errorOutput(new CniError(101, 'no IP address available', 'pool full'), '0.3.1'),
     );
-    assert.equal(
-      cniCode(() => parseWireReply('{"ok":true,"result":{"ips":"x"}}')),
-      100,
+    assert.ok(typed.request !== undefined, 'the handler ran');
+    const crash = await executeInvocation(
+      { env: addEnv, stdin: conf() },
+      recorder(new Error('disk on fire')).dispatch,
     );
+    assert.equal(crash.output.stdout, '{"cniVersion":"1.0.0","code":999,"msg":"disk on fire"}\n');
+  });
+
+  it('an ADD without a result or with a malformed one is code 999, never a half-printed result', async () => {
+    const none = await executeInvocation({ env: addEnv, stdin: conf() }, recorder(undefined).dispatch);
+    assert.equal((JSON.parse(none.output.stdout) as { code: number }).code, 999);
+    const broken = await executeInvocation(
+      { env: addEnv, stdin: conf() },
+      recorder({ cniVersion: '1.0.0', ips: 'x' } as unknown as CniResult).dispatch,
+    );
+    assert.equal(broken.output.exitCode, 1);
+    const body = JSON.parse(broken.output.stdout) as { code: number; details: string };
+    assert.equal(body.code, 999);
+    assert.match(body.details, /ips is not a list/);
   });
 });
