@@ -60,7 +60,8 @@ export class DevNode {
   cniPluginCommand(): string[] {
     const shim = path.join(REPO_DIR, 'dist/bin/antrea-edge-cni');
     if (fs.existsSync(shim)) return [shim];
-    if (this.options.compiled) throw new Error(`${shim} is missing: run scripts/start or npm run build first`);
+    if (this.options.compiled)
+      throw new Error(`${shim} is missing: run scripts/start or npm run build first`);
     return [process.execPath, '--import', 'tsx', path.join(REPO_DIR, 'firmware/cni/plugin.ts')];
   }
 
