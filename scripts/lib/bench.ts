@@ -1,12 +1,15 @@
 // Benchmarks. Each prints one JSON document comparing our path with a raw baseline measured in the same run.
 //   cni: CNI ADD latency over N pods (the real plugin executable → agent → veth, OVS port, flows) next to the
 //        raw steps a minimal CNI would run (ip link add, move into the netns, ovs-vsctl add-port, one add-flow).
+//   controller: the policy controller at Antrea's controller perf-test shapes (bench-controller.ts), compared
+//        with the time and memory Antrea measured for the same shapes.
 import { execFile, execFileSync } from 'node:child_process';
 import * as crypto from 'node:crypto';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { promisify } from 'node:util';
+import { benchController } from './bench-controller';
 import { DevNode, deleteNetns } from './dev-node';
 import { SimPods } from './sim-pods';
 
@@ -134,8 +137,9 @@ async function main(): Promise<void> {
   const countFlag = args.indexOf('--pods');
   const count = countFlag >= 0 ? Number(args[countFlag + 1]) : 50;
   if (what === 'cni') await benchCni(count);
+  else if (what === 'controller') benchController(args, progress);
   else {
-    process.stderr.write('usage: scripts/bench cni [--pods N]\n');
+    process.stderr.write('usage: scripts/bench cni [--pods N] | scripts/bench controller [--scale a,b]\n');
     process.exitCode = 2;
   }
 }

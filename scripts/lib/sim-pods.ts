@@ -228,6 +228,8 @@ export class SimPods {
           reject(new CniInvocationError(`CNI ADD printed no JSON: ${stdout}`, code, stdout));
         }
       });
+      // A plugin that fails early may exit before reading its config: ignore EPIPE, its exit code tells.
+      child.stdin.on('error', () => undefined);
       child.stdin.end(config);
     });
   }
