@@ -1,12 +1,8 @@
 /* eslint-disable @typescript-eslint/no-explicit-any, @typescript-eslint/no-unsafe-member-access, @typescript-eslint/no-unsafe-assignment -- these tests build, edit and inspect manifests as free-form JSON */
 import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
-import {
-  applyDefaults,
-  cloneWithoutNulls,
-  generatedRuleName,
-  sha1Hex,
-} from '../../firmware/core/api/defaults';
+import { applyDefaults, cloneWithoutNulls, generatedRuleName } from '../../firmware/core/api/defaults';
+import { sha1Hex } from '../../firmware/core/hash/sha1';
 import type { PolicyObject } from '../../firmware/core/api/types';
 
 type Json = Record<string, any>;

@@ -3,10 +3,12 @@ import { canonicalSelector, compileSelector, matchesSelector } from '../../firmw
 import type { LabelSelector } from '../../firmware/core/api/types';
 import { normalizeCidr } from '../../firmware/core/controller/cidr';
 import { makeSelector, selectorKey } from '../../firmware/core/controller/membership';
-import { GROUP_NAME_NAMESPACE, sha1, uuidV5 } from '../../firmware/core/controller/uuid';
+import { GROUP_NAME_NAMESPACE, uuidV5 } from '../../firmware/core/controller/uuid';
+import { sha1 } from '../../firmware/core/hash/sha1';
 
-const hex = (bytes: number[]): string => bytes.map((byte) => byte.toString(16).padStart(2, '0')).join('');
-const ascii = (text: string): number[] => [...text].map((char) => char.charCodeAt(0));
+const hex = (bytes: Uint8Array): string =>
+  [...bytes].map((byte) => byte.toString(16).padStart(2, '0')).join('');
+const ascii = (text: string): Uint8Array => Uint8Array.from([...text].map((char) => char.charCodeAt(0)));
 
 describe('labels: matchesSelector', () => {
   const labels = { app: 'web', tier: 'fe' };
@@ -150,7 +152,7 @@ describe('controller: CIDR and name helpers', () => {
 
   it('computes SHA-1 and version-5 UUIDs exactly (group names match Antrea)', () => {
     assert.equal(hex(sha1(ascii('abc'))), 'a9993e364706816aba3e25717850c26c9cd0d89d');
-    assert.equal(hex(sha1([])), 'da39a3ee5e6b4b0d3255bfef95601890afd80709');
+    assert.equal(hex(sha1(new Uint8Array(0))), 'da39a3ee5e6b4b0d3255bfef95601890afd80709');
     assert.equal(hex(sha1(ascii('a'.repeat(1000)))), '291e9a6c66994949b57ba5e650361e98fc36b1ba');
     // Python: uuid.uuid5(uuid.UUID('e4f24a48-ca1f-4d5b-819c-ea7632b22115'), ...)
     assert.equal(
