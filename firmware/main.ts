@@ -17,6 +17,7 @@ import type { Logger, LogLevel } from './core/logger';
 import { JsonLogger } from './log/json-logger';
 import { openStore, type StoreDatabase } from './store/database';
 import { IpAllocationRepository, PodRepository } from './store/pod-repository';
+import { NamespaceRepository, PolicyObjectRepository } from './store/policy-repository';
 import { OvsdbClient } from './ovs/ovsdb/ovsdb-client';
 import { OvsBridge } from './ovs/ovs-bridge';
 import { FlowWriter } from './ovs/flow-writer';
@@ -30,6 +31,7 @@ import { Agent } from './agent/agent';
 import type { NodeNetwork } from './core/pipeline/pipeline-flows';
 import { AgentQueryService } from './agent/agent-queries';
 import { BridgeAdapter } from './agent/bridge-adapter';
+import { PolicyService } from './agent/policy-service';
 
 export const FIRMWARE_VERSION = '0.1.0';
 
@@ -71,6 +73,17 @@ export class Firmware {
     });
     const flows = new FlowReconciler(flowWriter, logger.child({ component: 'flows' }));
     const podRepo = new PodRepository(db);
+    // Standalone mode: policies, namespaces and pods come from the store; CNI events and the local API keep the
+    // controller current. Loaded before any pod can be added, so no event is missed.
+    const policies = new PolicyService({
+      nodeName: config.nodeName,
+      pods: podRepo,
+      namespaces: new NamespaceRepository(db),
+      objects: new PolicyObjectRepository(db),
+      logger: logger.child({ component: 'policy' }),
+    });
+    policies.start();
+    this.stoppers.push(policies);
     const podSubnet = parseCidr(config.podCidr);
     const gatewayIpCidr = `${formatIpv4(gatewayIpOf(podSubnet))}/${podSubnet.prefix}`;
     const gateway = new GatewayLink({ name: config.gatewayName, ipCidr: gatewayIpCidr, mtu: config.mtu });
@@ -87,6 +100,7 @@ export class Firmware {
       ips: new IpAllocationRepository(db),
       flows,
       logger: logger.child({ component: 'pods' }),
+      events: policies,
     });
     const agent: Agent = new Agent({
       config,
@@ -113,6 +127,7 @@ export class Firmware {
       agent,
       pods: podRepo,
       lifecycle: pods,
+      policies,
       bridge: bridgeAdapter,
       flowWriter,
     });
@@ -120,6 +135,7 @@ export class Firmware {
       socketPath: config.antctlSocket,
       queries,
       commands: queries,
+      policies: queries,
       logger: logger.child({ component: 'local-api' }),
     });
     await api.start();

@@ -1,13 +1,26 @@
-// Answers antctl's questions from the agent's state, the store and OVS.
+// Answers antctl's questions from the agent's state, the store, the policy service and OVS. Policy service
+// failures become ApiErrors here, in one place (toApiError).
 import { ApiError } from '../core/antctl/api-error';
 import type {
+  AddressGroupView,
   AgentCommands,
   AgentInfoView,
   AgentQueries,
+  AppliedToGroupView,
+  ApplyResultView,
+  DeleteResultView,
+  GroupFilter,
+  NamespaceLabelsView,
+  NetworkPolicyEvaluationQuery,
+  NetworkPolicyEvaluationView,
+  NetworkPolicyFilter,
+  NetworkPolicyView,
   PodLabelsView,
   OvsFlowFilter,
   PodInterfaceFilter,
   PodInterfaceView,
+  PolicyCommands,
+  PolicyQueries,
 } from '../core/antctl/views';
 import type { FirmwareConfig } from '../core/config';
 import { CookieCategory, makeCookie } from '../core/pipeline/flow';
@@ -16,6 +29,7 @@ import type { InstalledFlow } from '../ovs/flow-writer';
 import type { PodRecord } from '../store/pod-repository';
 import type { Agent } from './agent';
 import type { PodLifecycle, PodPortInfo } from './pod-lifecycle';
+import { PolicyServiceError, type PolicyService } from './policy-service';
 
 export interface FlowDumper {
   dumpFlows(filter?: { cookie?: bigint; cookieMask?: bigint; table?: number }): Promise<InstalledFlow[]>;
@@ -37,21 +51,68 @@ export interface AgentQueryDeps {
     setLabels(namespace: string, name: string, labels: Record<string, string>): boolean;
   };
   lifecycle: Pick<PodLifecycle, 'ofportOf'>;
+  policies: Pick<
+    PolicyService,
+    | 'apply'
+    | 'delete'
+    | 'podUpdated'
+    | 'namespaceLabels'
+    | 'setNamespaceLabels'
+    | 'networkPolicies'
+    | 'addressGroups'
+    | 'appliedToGroups'
+    | 'evaluate'
+    | 'counts'
+  >;
   bridge: { listPorts(): Promise<PodPortInfo[]>; getOvsVersion(): Promise<string> };
   flowWriter: FlowDumper;
 }
 
 const FULL_COOKIE_MASK = 0xff000000ffffffffn;
 
-export class AgentQueryService implements AgentQueries, AgentCommands {
+export class AgentQueryService implements AgentQueries, AgentCommands, PolicyQueries, PolicyCommands {
   constructor(private readonly deps: AgentQueryDeps) {}
 
-  /** Standalone mode: the store is the source of truth for pod labels. */
+  /** Standalone mode: the store is the source of truth for pod labels; the policy controller follows it. */
   setPodLabels(namespace: string, name: string, labels: Record<string, string>): Promise<PodLabelsView> {
     if (!this.deps.pods.setLabels(namespace, name, labels)) {
       return Promise.reject(new ApiError('NotFound', `pod ${namespace}/${name} not found`));
     }
+    const record = this.deps.pods.byName(namespace, name);
+    if (record) this.deps.policies.podUpdated(record);
     return Promise.resolve({ namespace, name, labels });
+  }
+
+  namespaceLabels(name: string): Promise<NamespaceLabelsView> {
+    return policyCall(() => this.deps.policies.namespaceLabels(name));
+  }
+
+  setNamespaceLabels(name: string, labels: Record<string, string>): Promise<NamespaceLabelsView> {
+    return policyCall(() => this.deps.policies.setNamespaceLabels(name, labels));
+  }
+
+  applyObjects(objects: unknown[]): Promise<ApplyResultView[]> {
+    return policyCall(() => this.deps.policies.apply(objects));
+  }
+
+  deleteObject(key: string): Promise<DeleteResultView> {
+    return policyCall(() => this.deps.policies.delete(key));
+  }
+
+  networkPolicies(filter: NetworkPolicyFilter): Promise<NetworkPolicyView[]> {
+    return policyCall(() => this.deps.policies.networkPolicies(filter));
+  }
+
+  addressGroups(filter: GroupFilter): Promise<AddressGroupView[]> {
+    return policyCall(() => this.deps.policies.addressGroups(filter.name));
+  }
+
+  appliedToGroups(filter: GroupFilter): Promise<AppliedToGroupView[]> {
+    return policyCall(() => this.deps.policies.appliedToGroups(filter.name));
+  }
+
+  networkPolicyEvaluation(query: NetworkPolicyEvaluationQuery): Promise<NetworkPolicyEvaluationView> {
+    return policyCall(() => this.deps.policies.evaluate(query));
   }
 
   async podInterfaces(filter: PodInterfaceFilter): Promise<PodInterfaceView[]> {
@@ -114,18 +175,47 @@ export class AgentQueryService implements AgentQueries, AgentCommands {
       flowsPerTable[name] = (flowsPerTable[name] ?? 0) + 1;
     }
     const status = this.deps.agent.health();
+    const policyCounts = await policyCall(() => this.deps.policies.counts());
     return {
       podName: `antrea-agent-${this.deps.config.nodeName}`,
       nodeName: this.deps.config.nodeName,
       status: status === 'Healthy' ? 'Healthy' : 'Unhealthy',
       nodeSubnets: [this.deps.config.podCidr],
-      networkPolicies: 0,
-      addressGroups: 0,
-      appliedToGroups: 0,
+      ...policyCounts,
       localPods: this.deps.pods.list().length,
       ovsVersion: await this.deps.bridge.getOvsVersion().catch(() => 'unknown'),
       bridgeName: this.deps.config.bridgeName,
       flowsPerTable,
     };
+  }
+}
+
+function policyCall<T>(work: () => T): Promise<T> {
+  try {
+    return Promise.resolve(work());
+  } catch (error) {
+    return Promise.reject(toApiError(error));
+  }
+}
+
+/** The one translation of policy service failures to the local API's vocabulary. */
+export function toApiError(error: unknown): Error {
+  if (!(error instanceof PolicyServiceError)) {
+    return error instanceof Error ? error : new Error(String(error));
+  }
+  switch (error.code) {
+    case 'NotFound':
+      return new ApiError('NotFound', error.message);
+    case 'Conflict':
+      return new ApiError('Conflict', error.message);
+    case 'InvalidRequest':
+      return new ApiError('BadRequest', error.message);
+    case 'NotStarted':
+      return new ApiError('Unavailable', error.message);
+    case 'ApplyRejected':
+      return new ApiError('BadRequest', error.message, {
+        objectCount: error.objectCount,
+        invalidObjects: error.failures.map((failure) => ({ ...failure, errors: [...failure.errors] })),
+      });
   }
 }

@@ -3,6 +3,8 @@
 // runtime starts clean; DEL is idempotent.
 import type { CniRequest, CniResult } from '../cni/cni-types';
 import { CniError, CniErrorCode } from '../cni/cni-types';
+import type { ContainerPort, Protocol } from '../core/api/types';
+import { portNameProblems } from '../core/api/validation';
 import { IpamError } from '../core/ipam/ip-allocator';
 import { formatCidr, formatIpv4, gatewayIpOf, type Ipv4Cidr } from '../core/ipam/ipv4';
 import type { Logger } from '../core/logger';
@@ -143,6 +145,7 @@ export class PodLifecycle {
 
   async add(req: CniRequest): Promise<CniResult> {
     const { namespace, name } = podIdentity(req);
+    const containerPorts = parseContainerPorts(req.args['K8S_POD_PORTS']);
     const { pods, logger } = this.options;
     const log = logger.child({ pod: `${namespace}/${name}`, containerId: req.containerId });
 
@@ -223,6 +226,7 @@ export class PodLifecycle {
         ip,
         mac: attached.containerMac,
         labels: parseLabels(req.args['K8S_POD_LABELS']),
+        containerPorts,
         createdAt: new Date().toISOString(),
       };
       await this.options.flows.setOwnerFlows(
@@ -359,6 +363,42 @@ function parseLabels(text: string | undefined): Record<string, string> {
     if (eq > 0) labels[pair.slice(0, eq)] = pair.slice(eq + 1);
   }
   return labels;
+}
+
+const PORT_PROTOCOLS: readonly Protocol[] = ['TCP', 'UDP', 'SCTP'];
+
+/**
+ * Standalone pods may declare container ports as `K8S_POD_PORTS=http:80/TCP,dns:53/UDP,9090` (our simulator's
+ * extension; `[NAME:]PORT[/PROTOCOL]`, protocol TCP by default). Named ports in policies resolve against them,
+ * so a malformed entry fails the ADD instead of silently leaving a policy without its port.
+ */
+export function parseContainerPorts(text: string | undefined): ContainerPort[] {
+  const ports: ContainerPort[] = [];
+  if (!text) return ports;
+  for (const entry of text.split(',')) {
+    if (entry === '') continue;
+    const match = /^(?:([^:/]+):)?(\d+)(?:\/([A-Za-z]+))?$/.exec(entry);
+    const problem = (reason: string): CniError =>
+      new CniError(
+        CniErrorCode.InvalidEnvironment,
+        `invalid K8S_POD_PORTS entry "${entry}": ${reason}`,
+        'K8S_POD_PORTS must be [NAME:]PORT[/TCP|UDP|SCTP] entries separated by ","',
+      );
+    if (!match) throw problem('not [NAME:]PORT[/PROTOCOL]');
+    const [, name, portText, protocolText] = match;
+    const containerPort = Number(portText);
+    if (!Number.isInteger(containerPort) || containerPort < 1 || containerPort > 65535) {
+      throw problem('port must be between 1 and 65535');
+    }
+    const protocol = (protocolText ?? 'TCP').toUpperCase() as Protocol;
+    if (!PORT_PROTOCOLS.includes(protocol)) throw problem('protocol must be TCP, UDP or SCTP');
+    if (name !== undefined) {
+      const problems = portNameProblems(name);
+      if (problems.length > 0) throw problem(`port name ${problems.join('; ')}`);
+    }
+    ports.push(name === undefined ? { containerPort, protocol } : { name, containerPort, protocol });
+  }
+  return ports;
 }
 
 function errorMessage(err: unknown): string {

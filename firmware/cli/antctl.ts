@@ -5,6 +5,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import {
   DEFAULT_SOCKET_PATH,
+  describeCommandError,
   isParseError,
   parseArgs,
   renderHelp,
@@ -26,6 +27,8 @@ export interface CliOptions {
   env: Record<string, string | undefined>;
   io: CliIo;
   antctlVersion: string;
+  /** Standard input as text, for `apply -f -`; defaults to reading process.stdin to its end. */
+  readStdin?: () => Promise<string>;
 }
 
 export async function runAntctl(argv: string[], options: CliOptions): Promise<number> {
@@ -45,19 +48,33 @@ export async function runAntctl(argv: string[], options: CliOptions): Promise<nu
   try {
     const result = await runCommand(parsed, new LocalApiClient({ socketPath }), {
       antctlVersion: options.antctlVersion,
+      readManifest: (file) => readManifest(file, options.readStdin ?? readProcessStdin),
     });
     if (result.stdout !== '') io.stdout(result.stdout);
     if (result.stderr !== '') io.stderr(result.stderr);
     return EXIT_OK;
   } catch (error) {
-    const message = error instanceof Error ? error.message : String(error);
-    io.stderr(`Error: ${oneLine(message)}\n`);
+    io.stderr(`Error: ${describeCommandError(error)}\n`);
     return EXIT_ERROR;
   }
 }
 
-function oneLine(text: string): string {
-  return text.replace(/\s*\n\s*/g, ' ').trim();
+async function readManifest(file: string, readStdin: () => Promise<string>): Promise<string> {
+  if (file === '-') return readStdin();
+  try {
+    return await fs.promises.readFile(file, 'utf8');
+  } catch (error) {
+    const code = (error as NodeJS.ErrnoException).code;
+    const reason =
+      code === 'ENOENT' ? 'no such file' : code === 'EISDIR' ? 'is a directory' : (error as Error).message;
+    throw new Error(`cannot read ${file}: ${reason}`);
+  }
+}
+
+async function readProcessStdin(): Promise<string> {
+  const chunks: Buffer[] = [];
+  for await (const chunk of process.stdin as AsyncIterable<Buffer>) chunks.push(chunk);
+  return Buffer.concat(chunks).toString('utf8');
 }
 
 /** The firmware's version from the nearest antrea-edge package.json (source tree and dist/ alike). */

@@ -4,16 +4,30 @@ import * as fs from 'node:fs/promises';
 import * as http from 'node:http';
 import * as net from 'node:net';
 import * as path from 'node:path';
-import { ApiError, isApiErrorCode, type ApiErrorCode } from '../core/antctl/api-error';
+import { ApiError, isApiErrorCode, type ApiErrorCode, type ApiErrorDetails } from '../core/antctl/api-error';
 import type {
+  AddressGroupView,
   AgentCommands,
   AgentInfoView,
   AgentQueries,
+  AppliedToGroupView,
+  ApplyResultView,
+  DeleteResultView,
+  GroupFilter,
+  NamespaceLabelsView,
+  NetworkPolicyEvaluationQuery,
+  NetworkPolicyEvaluationView,
+  NetworkPolicyFilter,
+  NetworkPolicyTypeFilter,
+  NetworkPolicyView,
   PodLabelsView,
   OvsFlowFilter,
   PodInterfaceFilter,
   PodInterfaceView,
+  PolicyCommands,
+  PolicyQueries,
 } from '../core/antctl/views';
+import type { Protocol } from '../core/api/types';
 import type { Logger } from '../core/logger';
 
 export type { AgentInfoView, AgentQueries, PodInterfaceView } from '../core/antctl/views';
@@ -23,25 +37,47 @@ export const LOCAL_API_PATHS = {
   ovsFlows: '/v1/ovsflows',
   agentInfo: '/v1/agentinfo',
   podLabels: '/v1/podlabels',
+  namespaceLabels: '/v1/namespacelabels',
+  apply: '/v1/apply',
+  objects: '/v1/objects',
+  networkPolicies: '/v1/networkpolicies',
+  addressGroups: '/v1/addressgroups',
+  appliedToGroups: '/v1/appliedtogroups',
+  networkPolicyEvaluation: '/v1/networkpolicyevaluation',
   healthz: '/healthz',
 } as const;
+
+type HttpMethod = 'GET' | 'PUT' | 'POST' | 'DELETE';
+
+/** Paths that are not read with GET alone. */
+const METHODS_BY_PATH: Readonly<Partial<Record<string, readonly HttpMethod[]>>> = {
+  [LOCAL_API_PATHS.podLabels]: ['PUT'],
+  [LOCAL_API_PATHS.namespaceLabels]: ['GET', 'PUT'],
+  [LOCAL_API_PATHS.apply]: ['POST'],
+  [LOCAL_API_PATHS.objects]: ['DELETE'],
+};
 
 /** Body of every non-2xx answer. `Internal` marks failures that were not ApiErrors. */
 export interface ErrorBody {
   code: ApiErrorCode | 'Internal';
   message: string;
+  /** E.g. the field errors of a rejected apply. */
+  details?: ApiErrorDetails;
 }
 
 const HTTP_STATUS_BY_CODE: Record<ApiErrorCode, number> = {
   BadRequest: 400,
   NotFound: 404,
+  Conflict: 409,
   Unavailable: 503,
 };
 
 /** The one translation from a query failure to an HTTP answer. */
 export function errorResponse(error: unknown): { status: number; body: ErrorBody } {
   if (error instanceof ApiError) {
-    return { status: HTTP_STATUS_BY_CODE[error.code], body: { code: error.code, message: error.message } };
+    const body: ErrorBody = { code: error.code, message: error.message };
+    if (error.details !== undefined) body.details = error.details;
+    return { status: HTTP_STATUS_BY_CODE[error.code], body };
   }
   const message = error instanceof Error ? error.message : String(error);
   return { status: 500, body: { code: 'Internal', message: `internal error: ${message}` } };
@@ -51,7 +87,11 @@ export function errorResponse(error: unknown): { status: number; body: ErrorBody
 export function errorFromResponse(status: number, body: unknown): Error {
   const fields = typeof body === 'object' && body !== null ? (body as Partial<Record<string, unknown>>) : {};
   const message = typeof fields.message === 'string' ? fields.message : `the agent answered HTTP ${status}`;
-  if (isApiErrorCode(fields.code)) return new ApiError(fields.code, message);
+  const details =
+    typeof fields.details === 'object' && fields.details !== null && !Array.isArray(fields.details)
+      ? (fields.details as ApiErrorDetails)
+      : undefined;
+  if (isApiErrorCode(fields.code)) return new ApiError(fields.code, message, details);
   const byStatus = (Object.keys(HTTP_STATUS_BY_CODE) as ApiErrorCode[]).find(
     (code) => HTTP_STATUS_BY_CODE[code] === status,
   );
@@ -76,6 +116,8 @@ export interface LocalApiServerOptions {
   queries: AgentQueries;
   /** Absent: the API is read-only. */
   commands?: AgentCommands;
+  /** Absent: the agent serves no network policy endpoints (they answer 503). */
+  policies?: PolicyQueries & PolicyCommands;
   logger: Logger;
 }
 
@@ -125,18 +167,18 @@ export class LocalApiServer {
 
   private async handle(request: http.IncomingMessage, response: http.ServerResponse): Promise<void> {
     const url = new URL(request.url ?? '/', 'http://localhost');
-    const allowed = url.pathname === LOCAL_API_PATHS.podLabels ? 'PUT' : 'GET';
-    if (request.method !== allowed) {
-      response.setHeader('allow', allowed);
+    const allowed = METHODS_BY_PATH[url.pathname] ?? ['GET'];
+    const method = allowed.find((candidate) => candidate === request.method);
+    if (method === undefined) {
+      response.setHeader('allow', allowed.join(', '));
       sendJson(response, 405, {
         code: 'BadRequest',
-        message: `method ${request.method ?? ''} not allowed; use ${allowed}`,
+        message: `method ${request.method ?? ''} not allowed; use ${allowed.join(' or ')}`,
       });
       return;
     }
     try {
-      const body =
-        allowed === 'PUT' ? await this.routeWrite(url, await readJsonBody(request)) : await this.route(url);
+      const body = await this.dispatch(method, url, request);
       sendJson(response, 200, body);
       this.options.logger.debug('local API request', { path: url.pathname, status: 200 });
     } catch (error) {
@@ -148,7 +190,27 @@ export class LocalApiServer {
     }
   }
 
+  private async dispatch(method: HttpMethod, url: URL, request: http.IncomingMessage): Promise<unknown> {
+    switch (method) {
+      case 'GET':
+        return url.pathname === LOCAL_API_PATHS.namespaceLabels
+          ? this.policies().namespaceLabels(requiredParam(queryParams(url, ['name']), 'name'))
+          : this.route(url);
+      case 'PUT':
+        return this.routeWrite(url, await readJsonBody(request, MAX_BODY_BYTES));
+      case 'POST':
+        return this.routeApply(url, await readJsonBody(request, MAX_APPLY_BODY_BYTES));
+      case 'DELETE':
+        return this.routeDelete(url);
+    }
+  }
+
   private async routeWrite(url: URL, body: unknown): Promise<unknown> {
+    if (url.pathname === LOCAL_API_PATHS.namespaceLabels) {
+      const params = queryParams(url, ['name']);
+      const name = requiredParam(params, 'name');
+      return this.policies().setNamespaceLabels(name, labelsOf(body));
+    }
     const { commands } = this.options;
     if (commands === undefined)
       throw new ApiError('Unavailable', 'this agent accepts no changes over its local API');
@@ -156,15 +218,43 @@ export class LocalApiServer {
     if (params.namespace === undefined || params.name === undefined) {
       throw new ApiError('BadRequest', 'namespace and name are required');
     }
-    const labels = (body as { labels?: unknown } | null)?.labels;
-    if (typeof labels !== 'object' || labels === null || Array.isArray(labels)) {
-      throw new ApiError('BadRequest', 'body must be {"labels": {"key": "value", ...}}');
+    return commands.setPodLabels(params.namespace, params.name, labelsOf(body));
+  }
+
+  private async routeApply(url: URL, body: unknown): Promise<unknown> {
+    queryParams(url, []);
+    const objects = (body as { objects?: unknown } | null)?.objects;
+    if (!Array.isArray(objects) || objects.length === 0) {
+      throw new ApiError(
+        'BadRequest',
+        'body must be {"objects": [ {apiVersion, kind, metadata, spec}, ... ]}',
+      );
     }
-    for (const [key, value] of Object.entries(labels)) {
-      if (typeof value !== 'string')
-        throw new ApiError('BadRequest', `label "${key}" must have a string value`);
+    return this.policies().applyObjects(objects as unknown[]);
+  }
+
+  private async routeDelete(url: URL): Promise<unknown> {
+    const params = queryParams(url, ['key', 'kind', 'namespace', 'name']);
+    if (params.key !== undefined) {
+      if (params.kind !== undefined || params.namespace !== undefined || params.name !== undefined) {
+        throw new ApiError('BadRequest', 'give either key or kind, namespace and name, not both');
+      }
+      return this.policies().deleteObject(params.key);
     }
-    return commands.setPodLabels(params.namespace, params.name, labels as Record<string, string>);
+    if (params.kind === undefined || params.name === undefined) {
+      throw new ApiError(
+        'BadRequest',
+        'key, or kind and name (and namespace for namespaced kinds), are required',
+      );
+    }
+    return this.policies().deleteObject(`${params.kind}/${params.namespace ?? ''}/${params.name}`);
+  }
+
+  private policies(): PolicyQueries & PolicyCommands {
+    const { policies } = this.options;
+    if (policies === undefined)
+      throw new ApiError('Unavailable', 'this agent serves no network policies over its local API');
+    return policies;
   }
 
   private async route(url: URL): Promise<unknown> {
@@ -194,6 +284,31 @@ export class LocalApiServer {
       case LOCAL_API_PATHS.agentInfo:
         queryParams(url, []);
         return queries.agentInfo();
+      case LOCAL_API_PATHS.networkPolicies: {
+        const params = queryParams(url, ['name', 'namespace', 'type']);
+        const filter: NetworkPolicyFilter = {};
+        if (params.name !== undefined) filter.name = params.name;
+        if (params.namespace !== undefined) filter.namespace = params.namespace;
+        if (params.type !== undefined) filter.type = policyTypeParam(params.type);
+        return this.policies().networkPolicies(filter);
+      }
+      case LOCAL_API_PATHS.addressGroups:
+      case LOCAL_API_PATHS.appliedToGroups: {
+        const params = queryParams(url, ['name']);
+        const filter: GroupFilter = params.name === undefined ? {} : { name: params.name };
+        return url.pathname === LOCAL_API_PATHS.addressGroups
+          ? this.policies().addressGroups(filter)
+          : this.policies().appliedToGroups(filter);
+      }
+      case LOCAL_API_PATHS.networkPolicyEvaluation: {
+        const params = queryParams(url, ['source', 'destination', 'port', 'protocol']);
+        return this.policies().networkPolicyEvaluation({
+          source: requiredParam(params, 'source'),
+          destination: requiredParam(params, 'destination'),
+          port: portParam(requiredParam(params, 'port')),
+          protocol: protocolParam(params.protocol ?? 'TCP'),
+        });
+      }
       default:
         throw new ApiError(
           'NotFound',
@@ -219,15 +334,65 @@ function queryParams<K extends string>(url: URL, allowed: readonly K[]): Partial
   return result;
 }
 
-const MAX_BODY_BYTES = 64 * 1024;
+function requiredParam<K extends string>(params: Partial<Record<K, string>>, key: K): string {
+  const value = params[key];
+  if (value === undefined) throw new ApiError('BadRequest', `query parameter "${key}" is required`);
+  return value;
+}
 
-async function readJsonBody(request: http.IncomingMessage): Promise<unknown> {
+const POLICY_TYPES: readonly NetworkPolicyTypeFilter[] = ['K8sNP', 'ACNP', 'ANNP'];
+
+function policyTypeParam(text: string): NetworkPolicyTypeFilter {
+  const type = POLICY_TYPES.find((candidate) => candidate.toLowerCase() === text.toLowerCase());
+  if (type === undefined) {
+    throw new ApiError(
+      'BadRequest',
+      `unknown policy type "${text}"; valid types: ${POLICY_TYPES.join(', ')}`,
+    );
+  }
+  return type;
+}
+
+function portParam(text: string): number {
+  const port = /^\d+$/.test(text) ? Number(text) : NaN;
+  if (!(port >= 1 && port <= 65535)) {
+    throw new ApiError('BadRequest', `port "${text}" must be a number between 1 and 65535`);
+  }
+  return port;
+}
+
+const PROTOCOLS: readonly Protocol[] = ['TCP', 'UDP', 'SCTP'];
+
+function protocolParam(text: string): Protocol {
+  const protocol = PROTOCOLS.find((candidate) => candidate === text.toUpperCase());
+  if (protocol === undefined) {
+    throw new ApiError('BadRequest', `protocol "${text}" must be one of ${PROTOCOLS.join(', ')}`);
+  }
+  return protocol;
+}
+
+function labelsOf(body: unknown): Record<string, string> {
+  const labels = (body as { labels?: unknown } | null)?.labels;
+  if (typeof labels !== 'object' || labels === null || Array.isArray(labels)) {
+    throw new ApiError('BadRequest', 'body must be {"labels": {"key": "value", ...}}');
+  }
+  for (const [key, value] of Object.entries(labels)) {
+    if (typeof value !== 'string')
+      throw new ApiError('BadRequest', `label "${key}" must have a string value`);
+  }
+  return labels as Record<string, string>;
+}
+
+const MAX_BODY_BYTES = 64 * 1024;
+/** Manifests with many policies are larger than label bodies. */
+const MAX_APPLY_BODY_BYTES = 8 * 1024 * 1024;
+
+async function readJsonBody(request: http.IncomingMessage, maxBytes: number): Promise<unknown> {
   const chunks: Buffer[] = [];
   let size = 0;
   for await (const chunk of request as AsyncIterable<Buffer>) {
     size += chunk.length;
-    if (size > MAX_BODY_BYTES)
-      throw new ApiError('BadRequest', `request body larger than ${MAX_BODY_BYTES} bytes`);
+    if (size > maxBytes) throw new ApiError('BadRequest', `request body larger than ${maxBytes} bytes`);
     chunks.push(chunk);
   }
   try {
@@ -320,7 +485,7 @@ export interface LocalApiClientOptions {
 const DEFAULT_CLIENT_TIMEOUT_MS = 30_000;
 
 /** AgentQueries over the socket: the CLI runs the same commands as the console, just remotely. */
-export class LocalApiClient implements AgentQueries, AgentCommands {
+export class LocalApiClient implements AgentQueries, AgentCommands, PolicyQueries, PolicyCommands {
   constructor(private readonly options: LocalApiClientOptions) {}
 
   async podInterfaces(filter: PodInterfaceFilter): Promise<PodInterfaceView[]> {
@@ -352,12 +517,57 @@ export class LocalApiClient implements AgentQueries, AgentCommands {
     return body as PodLabelsView;
   }
 
+  async networkPolicies(filter: NetworkPolicyFilter): Promise<NetworkPolicyView[]> {
+    return expectArray<NetworkPolicyView>(await this.get(LOCAL_API_PATHS.networkPolicies, { ...filter }));
+  }
+
+  async addressGroups(filter: GroupFilter): Promise<AddressGroupView[]> {
+    return expectArray<AddressGroupView>(await this.get(LOCAL_API_PATHS.addressGroups, { ...filter }));
+  }
+
+  async appliedToGroups(filter: GroupFilter): Promise<AppliedToGroupView[]> {
+    return expectArray<AppliedToGroupView>(await this.get(LOCAL_API_PATHS.appliedToGroups, { ...filter }));
+  }
+
+  async networkPolicyEvaluation(query: NetworkPolicyEvaluationQuery): Promise<NetworkPolicyEvaluationView> {
+    const body = await this.get(LOCAL_API_PATHS.networkPolicyEvaluation, {
+      source: query.source,
+      destination: query.destination,
+      port: String(query.port),
+      protocol: query.protocol,
+    });
+    return expectObject(body, 'networkpolicyevaluation') as NetworkPolicyEvaluationView;
+  }
+
+  async namespaceLabels(name: string): Promise<NamespaceLabelsView> {
+    return expectObject(
+      await this.get(LOCAL_API_PATHS.namespaceLabels, { name }),
+      'namespacelabels',
+    ) as NamespaceLabelsView;
+  }
+
+  async setNamespaceLabels(name: string, labels: Record<string, string>): Promise<NamespaceLabelsView> {
+    const body = await this.request('PUT', LOCAL_API_PATHS.namespaceLabels, { name }, { labels });
+    return expectObject(body, 'namespacelabels') as NamespaceLabelsView;
+  }
+
+  async applyObjects(objects: unknown[]): Promise<ApplyResultView[]> {
+    return expectArray<ApplyResultView>(await this.request('POST', LOCAL_API_PATHS.apply, {}, { objects }));
+  }
+
+  async deleteObject(key: string): Promise<DeleteResultView> {
+    return expectObject(
+      await this.request('DELETE', LOCAL_API_PATHS.objects, { key }),
+      'delete',
+    ) as DeleteResultView;
+  }
+
   private get(pathname: string, query: Record<string, string | undefined>): Promise<unknown> {
     return this.request('GET', pathname, query);
   }
 
   private request(
-    method: 'GET' | 'PUT',
+    method: HttpMethod,
     pathname: string,
     query: Record<string, string | undefined>,
     payload?: unknown,
@@ -419,6 +629,13 @@ function connectionError(error: Error, socketPath: string): Error {
     return new ApiError('Unavailable', `permission denied on ${socketPath}: antctl must run as root`);
   }
   return error;
+}
+
+function expectObject(body: unknown, what: string): object {
+  if (typeof body !== 'object' || body === null || Array.isArray(body)) {
+    throw new Error(`the agent sent an unexpected answer for ${what}`);
+  }
+  return body;
 }
 
 function expectArray<T>(body: unknown): T[] {

@@ -33,4 +33,29 @@ export const MIGRATIONS: Migration[] = [
       );
     `);
   },
+  // 2: standalone policy state: namespaces with their labels, applied policy objects, pods' container ports.
+  (db) => {
+    db.exec(`
+      CREATE TABLE namespaces (
+        name   TEXT PRIMARY KEY,
+        labels TEXT NOT NULL DEFAULT '{}'
+      );
+      CREATE TABLE policy_objects (
+        key        TEXT PRIMARY KEY,
+        kind       TEXT NOT NULL,
+        namespace  TEXT,
+        name       TEXT NOT NULL,
+        body       TEXT NOT NULL,
+        generation INTEGER NOT NULL DEFAULT 1,
+        updated_at TEXT NOT NULL
+      );
+      ALTER TABLE pods ADD COLUMN container_ports TEXT NOT NULL DEFAULT '[]';
+    `);
+    // Namespaces exist implicitly once a pod is in them; pods attached before this version bring theirs along,
+    // with the label the Kubernetes API server gives every namespace.
+    db.exec(`
+      INSERT OR IGNORE INTO namespaces (name, labels)
+        SELECT DISTINCT namespace, json_object('kubernetes.io/metadata.name', namespace) FROM pods;
+    `);
+  },
 ];

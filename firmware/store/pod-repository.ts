@@ -1,6 +1,7 @@
 // Pods attached on this node (standalone mode's source of truth for pod identity and labels) and the
 // addresses IPAM gave them. Allocation and the pod row are separate steps of the CNI ADD, each committed.
 import type { StoreDatabase } from './database';
+import type { ContainerPort } from '../core/api/types';
 import { allocateIpv4 } from '../core/ipam/ip-allocator';
 import type { Ipv4Cidr } from '../core/ipam/ipv4';
 
@@ -14,6 +15,8 @@ export interface PodRecord {
   ip: string;
   mac: string;
   labels: Record<string, string>;
+  /** Named ports resolve against these (standalone pods carry them in CNI_ARGS K8S_POD_PORTS). */
+  containerPorts: ContainerPort[];
   createdAt: string;
 }
 
@@ -27,6 +30,7 @@ interface PodRow {
   ip: string;
   mac: string;
   labels: string;
+  container_ports: string;
   created_at: string;
 }
 
@@ -41,6 +45,7 @@ function toRecord(row: PodRow): PodRecord {
     ip: row.ip,
     mac: row.mac,
     labels: JSON.parse(row.labels) as Record<string, string>,
+    containerPorts: JSON.parse(row.container_ports) as ContainerPort[],
     createdAt: row.created_at,
   };
 }
@@ -68,10 +73,16 @@ export class PodRepository {
   insert(pod: PodRecord): void {
     this.db
       .prepare(
-        `INSERT INTO pods (container_id, namespace, name, if_name, netns, host_if_name, ip, mac, labels, created_at)
-         VALUES (@containerId, @namespace, @name, @ifName, @netns, @hostIfName, @ip, @mac, @labels, @createdAt)`,
+        `INSERT INTO pods (container_id, namespace, name, if_name, netns, host_if_name, ip, mac, labels,
+                           container_ports, created_at)
+         VALUES (@containerId, @namespace, @name, @ifName, @netns, @hostIfName, @ip, @mac, @labels,
+                 @containerPorts, @createdAt)`,
       )
-      .run({ ...pod, labels: JSON.stringify(pod.labels) });
+      .run({
+        ...pod,
+        labels: JSON.stringify(pod.labels),
+        containerPorts: JSON.stringify(pod.containerPorts),
+      });
   }
 
   setLabels(namespace: string, name: string, labels: Record<string, string>): boolean {

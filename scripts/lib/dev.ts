@@ -3,17 +3,38 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { execFileSync } from 'node:child_process';
 import { DevNode, REPO_DIR, deleteNetns } from './dev-node';
-import { SimPods, splitRef, type SimPodSpec } from './sim-pods';
+import { parseContainerPort, SimPods, splitRef, type SimPodSpec } from './sim-pods';
+import type { ContainerPort } from '../../firmware/core/api/types';
 import { LocalApiClient } from '../../firmware/http/local-api';
 
 const HOME = process.env['ANTREA_EDGE_HOME'] ?? path.join(REPO_DIR, '.run');
 const NODE_NS = process.env['ANTREA_EDGE_NODE_NS'] ?? 'antrea-edge-node';
 const POD_NETNS_PREFIX = 'ae';
 
+const NGINX_PORTS: ContainerPort[] = [{ name: 'http', containerPort: 80, protocol: 'TCP' }];
+
 export const SEED_PODS: SimPodSpec[] = [
-  { namespace: 'default', name: 'nginx-deployment-cc7df4f8f-69cm2', labels: { app: 'nginx' }, httpPort: 80 },
-  { namespace: 'default', name: 'nginx-deployment-cc7df4f8f-ms5jm', labels: { app: 'nginx' }, httpPort: 80 },
-  { namespace: 'default', name: 'nginx-deployment-cc7df4f8f-pcn79', labels: { app: 'nginx' }, httpPort: 80 },
+  {
+    namespace: 'default',
+    name: 'nginx-deployment-cc7df4f8f-69cm2',
+    labels: { app: 'nginx' },
+    ports: NGINX_PORTS,
+    httpPort: 80,
+  },
+  {
+    namespace: 'default',
+    name: 'nginx-deployment-cc7df4f8f-ms5jm',
+    labels: { app: 'nginx' },
+    ports: NGINX_PORTS,
+    httpPort: 80,
+  },
+  {
+    namespace: 'default',
+    name: 'nginx-deployment-cc7df4f8f-pcn79',
+    labels: { app: 'nginx' },
+    ports: NGINX_PORTS,
+    httpPort: 80,
+  },
   { namespace: 'default', name: 'ch-busybox', labels: { run: 'ch-busybox' } },
   { namespace: 'cassandra', name: 'cassandra-1', labels: { app: 'cassandra' } },
 ];
@@ -83,7 +104,10 @@ Try:
   scripts/antctl get ovsflows -T SpoofGuard
   scripts/sim pod list
   scripts/sim exec default/ch-busybox -- wget -q -O - ${nginx?.ip ?? '<nginx IP>'}
-  scripts/sim pod add default/my-pod --label app=demo
+  scripts/sim pod add default/my-pod --label app=demo --port http:8080/TCP
+  scripts/antctl apply -f my-policy.yaml
+  scripts/antctl get networkpolicy
+  scripts/antctl query networkpolicyevaluation -S default/ch-busybox -D default/nginx-deployment-cc7df4f8f-69cm2 --port 80
   scripts/stop
 
 Firmware log: ${node.logFile}
@@ -161,12 +185,16 @@ async function sim(args: string[]): Promise<void> {
     }
     return;
   }
+  if (group === 'ns') {
+    await namespaceCommand(verb, rest);
+    return;
+  }
   if (group !== 'pod') throw new UsageError(`unknown command "${group}" (see scripts/sim --help)`);
   switch (verb) {
     case 'add': {
-      const { ref, labels, ip, http } = parsePodFlags(rest);
+      const { ref, labels, ports, ip, http } = parsePodFlags(rest);
       const [namespace, name] = splitRef(ref);
-      const pod = await pods.add({ namespace, name, labels, ip, httpPort: http });
+      const pod = await pods.add({ namespace, name, labels, ports, ip, httpPort: http });
       process.stdout.write(`pod ${namespace}/${name} added: ip ${pod.ip} mac ${pod.mac}\n`);
       return;
     }
@@ -183,15 +211,7 @@ async function sim(args: string[]): Promise<void> {
         throw new UsageError('usage: scripts/sim pod label NS/NAME key=value|key- ...');
       const pod = pods.get(ref);
       if (!pod) throw new UsageError(`pod ${ref} not found`);
-      const labels = { ...pod.labels };
-      for (const pair of pairs) {
-        if (pair.endsWith('-')) delete labels[pair.slice(0, -1)];
-        else {
-          const eq = pair.indexOf('=');
-          if (eq <= 0) throw new UsageError(`label "${pair}" must be key=value or key-`);
-          labels[pair.slice(0, eq)] = pair.slice(eq + 1);
-        }
-      }
+      const labels = applyLabelEdits(pod.labels, pairs);
       // The agent's store is the source of truth in standalone mode; the simulator keeps a copy for `pod list`.
       await new LocalApiClient({ socketPath: path.join(HOME, 'run', 'antctl.sock') }).setPodLabels(
         pod.namespace,
@@ -233,14 +253,63 @@ async function sim(args: string[]): Promise<void> {
   }
 }
 
+/** `key=value` sets, `key-` removes, as kubectl label does. */
+function applyLabelEdits(current: Record<string, string>, edits: string[]): Record<string, string> {
+  const labels = { ...current };
+  for (const pair of edits) {
+    if (pair.endsWith('-')) delete labels[pair.slice(0, -1)];
+    else {
+      const eq = pair.indexOf('=');
+      if (eq <= 0) throw new UsageError(`label "${pair}" must be key=value or key-`);
+      labels[pair.slice(0, eq)] = pair.slice(eq + 1);
+    }
+  }
+  return labels;
+}
+
+/** Namespaces exist once a pod is in them; their labels live in the agent's store (namespaceSelector). */
+async function namespaceCommand(verb: string | undefined, args: string[]): Promise<void> {
+  const client = new LocalApiClient({ socketPath: path.join(HOME, 'run', 'antctl.sock') });
+  switch (verb) {
+    case 'label': {
+      const [name, ...pairs] = args;
+      if (!name || pairs.length === 0)
+        throw new UsageError('usage: scripts/sim ns label NS key=value|key- ...');
+      const current = await client.namespaceLabels(name);
+      const updated = await client.setNamespaceLabels(name, applyLabelEdits(current.labels, pairs));
+      process.stdout.write(`namespace ${name} labeled: ${formatLabels(updated.labels)}\n`);
+      return;
+    }
+    case 'show': {
+      const [name] = args;
+      if (!name || args.length > 1) throw new UsageError('usage: scripts/sim ns show NS');
+      const current = await client.namespaceLabels(name);
+      process.stdout.write(`${current.name}   ${formatLabels(current.labels)}\n`);
+      return;
+    }
+    default:
+      throw new UsageError(`unknown ns command "${verb ?? ''}" (label, show)`);
+  }
+}
+
+function formatLabels(labels: Record<string, string>): string {
+  return (
+    Object.entries(labels)
+      .map(([k, v]) => `${k}=${v}`)
+      .join(',') || '<none>'
+  );
+}
+
 function parsePodFlags(args: string[]): {
   ref: string;
   labels: Record<string, string>;
+  ports: ContainerPort[];
   ip?: string;
   http?: number;
 } {
   let ref: string | undefined;
   const labels: Record<string, string> = {};
+  const ports: ContainerPort[] = [];
   let ip: string | undefined;
   let http: number | undefined;
   for (let i = 0; i < args.length; i++) {
@@ -255,15 +324,24 @@ function parsePodFlags(args: string[]): {
       const eq = pair.indexOf('=');
       if (eq <= 0) throw new UsageError(`--label "${pair}" must be key=value`);
       labels[pair.slice(0, eq)] = pair.slice(eq + 1);
+    } else if (a === '--port' || a === '-p') {
+      try {
+        ports.push(parseContainerPort(value()));
+      } catch (err) {
+        throw new UsageError((err as Error).message);
+      }
     } else if (a === '--ip') ip = value();
     else if (a === '--http') http = Number(value());
     else if (a.startsWith('-')) throw new UsageError(`unknown flag ${a}`);
     else if (ref === undefined) ref = a;
     else throw new UsageError(`unexpected argument ${a}`);
   }
-  if (!ref)
-    throw new UsageError('usage: scripts/sim pod add NS/NAME [--label k=v]... [--ip A.B.C.D] [--http PORT]');
-  return { ref, labels, ip, http };
+  if (!ref) {
+    throw new UsageError(
+      'usage: scripts/sim pod add NS/NAME [--label k=v]... [--port NAME:PORT[/PROTO]]... [--ip A.B.C.D] [--http PORT]',
+    );
+  }
+  return { ref, labels, ports, ip, http };
 }
 
 class UsageError extends Error {}
@@ -281,11 +359,16 @@ const SIM_HELP = `Usage: scripts/sim COMMAND
 Simulated pods (network namespaces) attached through the real CNI plugin, the way a kubelet would.
 
 Commands:
-  pod add NS/NAME [--label k=v]... [--ip A.B.C.D] [--http PORT]   create a pod (optionally serving HTTP)
-  pod del NS/NAME                                                   delete a pod (CNI DEL)
-  pod label NS/NAME key=value|key- ...                              change a pod's labels
-  pod list [-o json]                                                list pods
-  exec NS/NAME -- CMD [ARGS...]                                     run a command in the pod's namespace
+  pod add NS/NAME [--label k=v]... [--port NAME:PORT[/PROTO]]... [--ip A.B.C.D] [--http PORT]
+                                          create a pod (CNI ADD); --port declares a container port that
+                                          named ports in policies resolve to; --http serves a page on PORT
+  pod del NS/NAME                         delete a pod (CNI DEL)
+  pod label NS/NAME key=value|key- ...    change a pod's labels
+  pod list [-o json]                      list pods
+  ns label NS key=value|key- ...          change a namespace's labels (namespaces exist once a pod is in
+                                          them, labelled kubernetes.io/metadata.name=NS)
+  ns show NS                              print a namespace's labels
+  exec NS/NAME -- CMD [ARGS...]           run a command in the pod's namespace
 `;
 
 async function main(): Promise<void> {

@@ -4,12 +4,15 @@ import { execFile, execFileSync, spawn } from 'node:child_process';
 import * as crypto from 'node:crypto';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
+import type { ContainerPort } from '../../firmware/core/api/types';
 import { deleteNetns } from './dev-node';
 
 export interface SimPodSpec {
   namespace: string;
   name: string;
   labels?: Record<string, string>;
+  /** Container ports (named ports in policies resolve against them), sent as CNI_ARGS K8S_POD_PORTS. */
+  ports?: ContainerPort[];
   ip?: string;
   /** Serve HTTP on this port with busybox httpd (the seed's nginx pods). */
   httpPort?: number;
@@ -23,6 +26,8 @@ export interface SimPod {
   netnsPath: string;
   containerId: string;
   labels: Record<string, string>;
+  /** Absent in state files written before container ports existed. */
+  ports?: ContainerPort[];
   ip: string;
   mac: string;
   servers: number[];
@@ -104,6 +109,7 @@ export class SimPods {
       netnsPath,
       containerId,
       labels,
+      ports: spec.ports ?? [],
       ip,
       mac,
       servers: [],
@@ -174,7 +180,7 @@ export class SimPods {
     command: 'ADD' | 'DEL' | 'CHECK',
     containerId: string,
     netnsPath: string,
-    pod: { namespace: string; name: string; ip?: string },
+    pod: { namespace: string; name: string; ip?: string; ports?: ContainerPort[] },
     labels: Record<string, string>,
   ): Promise<CniResultJson> {
     const args = [`K8S_POD_NAMESPACE=${pod.namespace}`, `K8S_POD_NAME=${pod.name}`];
@@ -183,6 +189,8 @@ export class SimPods {
       .map(([k, v]) => `${k}=${v}`)
       .join(',');
     if (labelText) args.push(`K8S_POD_LABELS=${labelText}`);
+    const portText = (pod.ports ?? []).map(formatContainerPort).join(',');
+    if (command === 'ADD' && portText) args.push(`K8S_POD_PORTS=${portText}`);
     const env = {
       ...process.env,
       CNI_COMMAND: command,
@@ -258,6 +266,25 @@ export class SimPods {
     fs.mkdirSync(this.options.stateDir, { recursive: true });
     fs.writeFileSync(this.stateFile, JSON.stringify(pods, null, 2));
   }
+}
+
+/** `http:80/TCP` or `9090/UDP`: the K8S_POD_PORTS entry and `scripts/sim pod add --port` syntax. */
+export function formatContainerPort(port: ContainerPort): string {
+  const name = port.name === undefined ? '' : `${port.name}:`;
+  return `${name}${port.containerPort}/${port.protocol ?? 'TCP'}`;
+}
+
+/** Parses `[NAME:]PORT[/PROTOCOL]` (protocol TCP by default); the agent validates names and ranges again. */
+export function parseContainerPort(text: string): ContainerPort {
+  const match = /^(?:([^:/]+):)?(\d+)(?:\/(TCP|UDP|SCTP))?$/i.exec(text);
+  const port = Number(match?.[2]);
+  if (!match || !(port >= 1 && port <= 65535)) {
+    throw new Error(`port "${text}" must be [NAME:]PORT[/TCP|UDP|SCTP] with PORT 1-65535, e.g. http:80/TCP`);
+  }
+  const protocol = (match[3] ?? 'TCP').toUpperCase() as ContainerPort['protocol'];
+  return match[1] === undefined
+    ? { containerPort: port, protocol }
+    : { name: match[1], containerPort: port, protocol };
 }
 
 export function splitRef(ref: string): [string, string] {

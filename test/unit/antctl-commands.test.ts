@@ -358,9 +358,12 @@ describe('antctl help', () => {
         '  antctl get [command]',
         '',
         'Available Commands:',
-        "  agentinfo      Print agent's basic information",
-        '  ovsflows       Dump OVS flows',
-        "  podinterface   Print Pod's network interface information",
+        '  addressgroup     Print address groups',
+        "  agentinfo        Print agent's basic information",
+        '  appliedtogroup   Print appliedto groups',
+        '  networkpolicy    Print control plane NetworkPolicies',
+        '  ovsflows         Dump OVS flows',
+        "  podinterface     Print Pod's network interface information",
         '',
         'Flags:',
         '  -h, --help   help for get',
@@ -379,7 +382,7 @@ describe('antctl help', () => {
     assert.ok(help.includes('\nUsage:\n  antctl [command]\n'), help);
     assert.match(
       help,
-      /\nAvailable Commands:\n {2}get {7}Get the status or resource of a topic\n {2}help {6}Help about any command\n {2}version {3}Print version information\n/,
+      /\nAvailable Commands:\n {2}apply {5}Apply network policies from a file or standard input\n {2}delete {4}Delete a network policy object\n {2}get {7}Get the status or resource of a topic\n {2}help {6}Help about any command\n {2}query {5}Execute a user-provided query\n {2}version {3}Print version information\n/,
     );
     assert.ok(help.endsWith('Use "antctl [command] --help" for more information about a command.\n'), help);
   });

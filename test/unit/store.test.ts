@@ -19,6 +19,7 @@ function pod(overrides: Partial<PodRecord> = {}): PodRecord {
     ip: '10.10.0.2',
     mac: '0a:00:00:00:00:02',
     labels: { app: 'web' },
+    containerPorts: [],
     createdAt: '2026-01-01T00:00:00.000Z',
     ...overrides,
   };

@@ -1,7 +1,32 @@
 // The antctl command table (data), its argument parser, help renderer and command runner. The serial
 // console shares all of it; only transports differ (CLI: local API socket, console: in-process queries).
-import { formatOutput, isOutputKind, OUTPUT_KINDS, type OutputKind, type TableData } from '../output/format';
-import type { AgentInfoView, AgentQueries, PodInterfaceView } from './views';
+import { parseManifests, withDefaultNamespace, type ManifestError } from '../api/manifests';
+import { formatFieldError } from '../api/validation';
+import { isNamespacedKind, type ObjectKind } from '../api/object-key';
+import type { Protocol } from '../api/types';
+import type { DirectionResult } from '../evaluate/evaluator';
+import {
+  formatOutput,
+  isOutputKind,
+  OUTPUT_KINDS,
+  summarizeList,
+  type OutputKind,
+  type TableData,
+} from '../output/format';
+import { ApiError } from './api-error';
+import type {
+  AddressGroupView,
+  AgentInfoView,
+  AgentQueries,
+  AppliedToGroupView,
+  ApplyResultView,
+  NetworkPolicyEvaluationView,
+  NetworkPolicyTypeFilter,
+  NetworkPolicyView,
+  PodInterfaceView,
+  PolicyCommands,
+  PolicyQueries,
+} from './views';
 
 export const PROGRAM_NAME = 'antctl';
 export const DEFAULT_SOCKET_PATH = '/var/run/antrea-edge/antctl.sock';
@@ -21,6 +46,8 @@ export interface FlagSpec {
 export interface ArgSpec {
   readonly name: string;
   readonly usage: string;
+  /** Required arguments come first; an optional one is shown as `[NAME]`. */
+  readonly required?: boolean;
 }
 
 export interface CommandExample {
@@ -28,7 +55,17 @@ export interface CommandExample {
   readonly command: string;
 }
 
-export type CommandId = 'get podinterface' | 'get ovsflows' | 'get agentinfo' | 'version';
+export type CommandId =
+  | 'get podinterface'
+  | 'get ovsflows'
+  | 'get agentinfo'
+  | 'get networkpolicy'
+  | 'get addressgroup'
+  | 'get appliedtogroup'
+  | 'query networkpolicyevaluation'
+  | 'apply'
+  | 'delete'
+  | 'version';
 
 export interface CommandSpec {
   readonly id: CommandId;
@@ -38,8 +75,8 @@ export interface CommandSpec {
   readonly aliases: readonly string[];
   readonly short: string;
   readonly long: string;
-  /** The single optional positional argument, if the command takes one. */
-  readonly arg?: ArgSpec;
+  /** Positional arguments, required ones first. */
+  readonly args?: readonly ArgSpec[];
   readonly flags: readonly FlagSpec[];
   readonly examples: readonly CommandExample[];
 }
@@ -62,6 +99,54 @@ export interface CommandTable {
 
 const HELP_FLAG: FlagSpec = { name: 'help', shorthand: 'h', usage: 'help for this command' };
 
+/**
+ * The KIND words of `delete`. `networkpolicy` is the Kubernetes kind (networking.k8s.io), as in kubectl; Antrea's
+ * namespaced NetworkPolicy is `anp` (Antrea's short names `annp`/`anp`) or `networkpolicy.crd.antrea.io`.
+ */
+export const RESOURCE_KINDS: readonly { kind: ObjectKind; resource: string; words: readonly string[] }[] = [
+  {
+    kind: 'K8sNetworkPolicy',
+    resource: 'networkpolicy.networking.k8s.io',
+    words: ['networkpolicy', 'networkpolicies', 'netpol', 'networkpolicy.networking.k8s.io'],
+  },
+  {
+    kind: 'AntreaNetworkPolicy',
+    resource: 'networkpolicy.crd.antrea.io',
+    words: ['anp', 'annp', 'antreanetworkpolicy', 'antreanetworkpolicies', 'networkpolicy.crd.antrea.io'],
+  },
+  {
+    kind: 'ClusterNetworkPolicy',
+    resource: 'clusternetworkpolicy.crd.antrea.io',
+    words: [
+      'clusternetworkpolicy',
+      'clusternetworkpolicies',
+      'acnp',
+      'cnp',
+      'clusternetworkpolicy.crd.antrea.io',
+    ],
+  },
+  { kind: 'Tier', resource: 'tier.crd.antrea.io', words: ['tier', 'tiers', 'tr', 'tier.crd.antrea.io'] },
+  {
+    kind: 'ClusterGroup',
+    resource: 'clustergroup.crd.antrea.io',
+    words: ['clustergroup', 'clustergroups', 'cg', 'clustergroup.crd.antrea.io'],
+  },
+  {
+    kind: 'Group',
+    resource: 'group.crd.antrea.io',
+    words: ['group', 'groups', 'grp', 'group.crd.antrea.io'],
+  },
+  { kind: 'Service', resource: 'service', words: ['service', 'services', 'svc'] },
+];
+
+/** kubectl's name for a kind in `apply`/`delete` output, e.g. `networkpolicy.networking.k8s.io`. */
+export function resourceName(kind: ObjectKind): string {
+  return RESOURCE_KINDS.find((entry) => entry.kind === kind)?.resource ?? kind.toLowerCase();
+}
+
+const POLICY_TYPE_FILTERS: readonly NetworkPolicyTypeFilter[] = ['K8sNP', 'ACNP', 'ANNP'];
+const PROTOCOLS: readonly Protocol[] = ['TCP', 'UDP', 'SCTP'];
+
 function outputFlag(defaultValue: OutputKind): FlagSpec {
   return {
     name: 'output',
@@ -75,12 +160,17 @@ function outputFlag(defaultValue: OutputKind): FlagSpec {
 export const ANTCTL_COMMANDS: CommandTable = {
   program: PROGRAM_NAME,
   short: `${PROGRAM_NAME} is the command line tool for antrea-edge`,
-  long: `${PROGRAM_NAME} is the command line tool for antrea-edge that shows the status of the local agent`,
+  long: `${PROGRAM_NAME} is the command line tool for antrea-edge that shows the status of the local agent and manages its network policies`,
   groups: [
     {
       use: 'get',
       short: 'Get the status or resource of a topic',
       long: 'Get the status or resource of a topic',
+    },
+    {
+      use: 'query',
+      short: 'Execute a user-provided query',
+      long: 'Execute a user-provided query',
     },
   ],
   commands: [
@@ -137,7 +227,7 @@ export const ANTCTL_COMMANDS: CommandTable = {
       aliases: ['podinterfaces', 'pi'],
       short: "Print Pod's network interface information",
       long: 'Print information about the network interface(s) created by the antrea-edge agent for local Pods.',
-      arg: { name: 'NAME', usage: 'Name of the Pod; without -n, Pods of that name in all Namespaces' },
+      args: [{ name: 'NAME', usage: 'Name of the Pod; without -n, Pods of that name in all Namespaces' }],
       flags: [
         {
           name: 'namespace',
@@ -160,6 +250,180 @@ export const ANTCTL_COMMANDS: CommandTable = {
         {
           description: 'Get the list of podinterfaces in all Namespaces',
           command: 'antctl get podinterface',
+        },
+      ],
+    },
+    {
+      id: 'get networkpolicy',
+      group: 'get',
+      use: 'networkpolicy',
+      aliases: ['networkpolicies', 'netpol'],
+      short: 'Print control plane NetworkPolicies',
+      long: 'Print control plane NetworkPolicies: the policies the controller computed from Kubernetes NetworkPolicies and Antrea-native policies, with their AppliedToGroups, rule counts, source and priorities.',
+      args: [
+        {
+          name: 'NAME',
+          usage: 'Name of the control plane NetworkPolicy (its UID) or of the policy it was computed from',
+        },
+      ],
+      flags: [
+        {
+          name: 'namespace',
+          shorthand: 'n',
+          valueType: 'string',
+          usage: 'Get NetworkPolicies whose source policy is in this Namespace',
+        },
+        {
+          name: 'type',
+          shorthand: 'T',
+          valueType: 'string',
+          usage: `Get NetworkPolicies with specific type. Type refers to the type of its source NetworkPolicy: ${POLICY_TYPE_FILTERS.join(', ')}`,
+        },
+        outputFlag('table'),
+      ],
+      examples: [
+        {
+          description: 'Get the list of all control plane NetworkPolicies',
+          command: 'antctl get networkpolicy',
+        },
+        {
+          description: 'Get the control plane NetworkPolicy computed from a policy',
+          command: 'antctl get networkpolicy nginx-allow -n default',
+        },
+        {
+          description: 'Get the list of control plane NetworkPolicies with a specific source type',
+          command: 'antctl get netpol -T acnp -o yaml',
+        },
+      ],
+    },
+    {
+      id: 'get appliedtogroup',
+      group: 'get',
+      use: 'appliedtogroup',
+      aliases: ['appliedtogroups', 'atg'],
+      short: 'Print appliedto groups',
+      long: 'Print appliedto groups: the Pods each control plane NetworkPolicy (or rule) applies to.',
+      args: [{ name: 'NAME', usage: 'Retrieve resource by name' }],
+      flags: [outputFlag('table')],
+      examples: [
+        { description: 'Get the list of all AppliedToGroups', command: 'antctl get appliedtogroup' },
+        { description: 'Get the members of all AppliedToGroups', command: 'antctl get atg -o yaml' },
+      ],
+    },
+    {
+      id: 'get addressgroup',
+      group: 'get',
+      use: 'addressgroup',
+      aliases: ['addressgroups', 'ag'],
+      short: 'Print address groups',
+      long: 'Print address groups: the Pod addresses the peers of NetworkPolicy rules stand for.',
+      args: [{ name: 'NAME', usage: 'Retrieve resource by name' }],
+      flags: [outputFlag('table')],
+      examples: [
+        { description: 'Get the list of all AddressGroups', command: 'antctl get addressgroup' },
+        { description: 'Get the members of all AddressGroups', command: 'antctl get ag -o json' },
+      ],
+    },
+    {
+      id: 'query networkpolicyevaluation',
+      group: 'query',
+      use: 'networkpolicyevaluation',
+      aliases: ['networkpoliciesevaluation', 'networkpolicyeval', 'networkpolicieseval', 'netpoleval'],
+      short: 'Analyze effective NetworkPolicy rules.',
+      long: 'Analyze network policies and return, for the source (egress) and the destination (ingress), the rule expected to be effective on a connection and its verdict, or "no policy" when none applies. Endpoints are NAMESPACE/POD, POD (in Namespace default) or an IPv4 address. The verdict depends on the destination port, so --port is required.',
+      flags: [
+        {
+          name: 'source',
+          shorthand: 'S',
+          valueType: 'string',
+          usage: 'Source endpoint, specified by <Namespace>/<name> or an IP address.',
+        },
+        {
+          name: 'destination',
+          shorthand: 'D',
+          valueType: 'string',
+          usage: 'Destination endpoint, specified by <Namespace>/<name> or an IP address.',
+        },
+        { name: 'port', valueType: 'string', usage: 'Destination port of the connection (required)' },
+        {
+          name: 'protocol',
+          valueType: 'string',
+          usage: `Protocol of the connection: ${PROTOCOLS.join(', ')}`,
+          defaultValue: 'TCP',
+        },
+        outputFlag('table'),
+      ],
+      examples: [
+        {
+          description: 'Query effective NetworkPolicy rule between two Pods',
+          command: 'antctl query networkpolicyevaluation -S ns1/pod1 -D ns2/pod2 --port 80',
+        },
+        {
+          description: 'Query the rule for UDP from a Pod to an address',
+          command: 'antctl query netpoleval -S default/client -D 10.10.0.9 --port 53 --protocol UDP',
+        },
+      ],
+    },
+    {
+      id: 'apply',
+      use: 'apply',
+      aliases: [],
+      short: 'Apply network policies from a file or standard input',
+      long: 'Apply Kubernetes NetworkPolicies and Antrea ClusterNetworkPolicies, NetworkPolicies, Tiers, ClusterGroups, Groups and Services from a manifest: multi-document YAML or JSON, as kubectl apply reads it. All or nothing: if any object is invalid, nothing is applied and every field error is printed with the document it is in.',
+      flags: [
+        {
+          name: 'filename',
+          shorthand: 'f',
+          valueType: 'string',
+          usage: 'File that contains the objects to apply; - reads standard input',
+        },
+        {
+          name: 'namespace',
+          shorthand: 'n',
+          valueType: 'string',
+          usage: 'Namespace of namespaced objects that do not name one (default "default")',
+        },
+        outputFlag('table'),
+      ],
+      examples: [
+        { description: 'Apply the policies in a file', command: 'antctl apply -f nginx-allow.yaml' },
+        {
+          description: 'Apply a manifest from standard input',
+          command: 'cat policies.yaml | antctl apply -f -',
+        },
+      ],
+    },
+    {
+      id: 'delete',
+      use: 'delete',
+      aliases: [],
+      short: 'Delete a network policy object',
+      long: `Delete a network policy object by kind and name. KIND is one of: networkpolicy (netpol; the Kubernetes networking.k8s.io NetworkPolicy), anp (annp, networkpolicy.crd.antrea.io; the Antrea-native NetworkPolicy), clusternetworkpolicy (acnp, cnp), tier (tr), clustergroup (cg), group (grp), service (svc).`,
+      args: [
+        {
+          name: 'KIND',
+          usage: 'Kind of the object, e.g. networkpolicy, anp, acnp, tier, cg, group',
+          required: true,
+        },
+        { name: 'NAME', usage: 'Name of the object', required: true },
+      ],
+      flags: [
+        {
+          name: 'namespace',
+          shorthand: 'n',
+          valueType: 'string',
+          usage: 'Namespace of a namespaced object (default "default"); ignored for cluster-scoped kinds',
+        },
+        outputFlag('table'),
+      ],
+      examples: [
+        {
+          description: 'Delete a Kubernetes NetworkPolicy',
+          command: 'antctl delete networkpolicy nginx-allow -n default',
+        },
+        {
+          description: 'Delete an Antrea ClusterNetworkPolicy',
+          command: 'antctl delete acnp strict-ns-isolation',
         },
       ],
     },
@@ -195,6 +459,27 @@ export type RunnableCommand =
   | { kind: 'get podinterface'; name?: string; namespace?: string; output: OutputKind }
   | { kind: 'get ovsflows'; pod?: string; namespace?: string; table?: string; output: OutputKind }
   | { kind: 'get agentinfo'; output: OutputKind }
+  | {
+      kind: 'get networkpolicy';
+      name?: string;
+      namespace?: string;
+      type?: NetworkPolicyTypeFilter;
+      output: OutputKind;
+    }
+  | { kind: 'get addressgroup'; name?: string; output: OutputKind }
+  | { kind: 'get appliedtogroup'; name?: string; output: OutputKind }
+  | {
+      kind: 'query networkpolicyevaluation';
+      source: string;
+      destination: string;
+      port: number;
+      protocol: Protocol;
+      output: OutputKind;
+    }
+  /** `file` is a path or `-` (standard input); the caller's RunContext reads it. */
+  | { kind: 'apply'; file: string; namespace?: string; output: OutputKind }
+  /** `namespace` is set (default "default") for namespaced kinds only. */
+  | { kind: 'delete'; resource: ObjectKind; name: string; namespace?: string; output: OutputKind }
   | { kind: 'version'; output: OutputKind };
 
 /** `path` names the help topic with canonical words: [], ['get'], ['get', 'podinterface'], ['help']. */
@@ -208,6 +493,9 @@ export type ParseErrorCode =
   | 'MissingFlagValue'
   | 'BadOutputFormat'
   | 'UnexpectedArgument'
+  | 'MissingArgument'
+  | 'BadArgument'
+  | 'BadFlagValue'
   | 'MissingRequiredFlag';
 
 export interface ParseError {
@@ -227,6 +515,11 @@ interface FlagOccurrence {
   /** As typed, e.g. `-n` or `--namespace`, for messages. */
   typed: string;
   spec: FlagSpec;
+  /**
+   * Every flag the token can mean: commands may give one shorthand different meanings (`-T` is --table for
+   * ovsflows, --type for networkpolicy, as in Antrea); the command decides once it is known.
+   */
+  candidates: readonly FlagSpec[];
   value?: string;
 }
 
@@ -252,9 +545,12 @@ export function parseArgs(argv: string[]): ParsedCommand | ParseError {
       continue;
     }
     const split = splitFlagToken(token);
-    const spec = knownFlags.find((flag) =>
+    const candidates = knownFlags.filter((flag) =>
       split.long ? flag.name === split.name : flag.shorthand !== undefined && flag.shorthand === split.name,
     );
+    // Flags sharing a shorthand all take a value or all do not (a unit test checks the table), so how the
+    // next token is consumed does not depend on which one is meant.
+    const spec = candidates[0];
     if (spec === undefined) {
       // Whether an unknown flag takes a value is unknowable, so stop here; name the command if the
       // words so far identify one, so that the suggestion only offers that command's flags.
@@ -264,7 +560,7 @@ export function parseArgs(argv: string[]): ParsedCommand | ParseError {
       return unknownFlagError(split.typed, allowed, resolved.target);
     }
     if (spec.valueType === undefined) {
-      flags.push({ typed: split.typed, spec });
+      flags.push({ typed: split.typed, spec, candidates });
       continue;
     }
     let value = split.attachedValue;
@@ -277,9 +573,10 @@ export function parseArgs(argv: string[]): ParsedCommand | ParseError {
       }
     }
     if (value === undefined || value === '') {
-      return parseError('MissingFlagValue', `flag ${describeFlag(spec)} needs a value`);
+      const which = candidates.length > 1 ? split.typed : describeFlag(spec);
+      return parseError('MissingFlagValue', `flag ${which} needs a value`);
     }
-    flags.push({ typed: split.typed, spec, value });
+    flags.push({ typed: split.typed, spec, candidates, value });
   }
 
   const globals: GlobalOptions = {};
@@ -305,16 +602,25 @@ export function parseArgs(argv: string[]): ParsedCommand | ParseError {
   const allowed = [...targetFlags(target), ...table.globalFlags, HELP_FLAG];
   for (const flag of flags) {
     // By name: commands declare their own specs for shared names such as --namespace.
-    if (!allowed.some((spec) => spec.name === flag.spec.name))
-      return unknownFlagError(flag.typed, allowed, target);
+    const spec = allowed.find((candidate) => flag.candidates.some((known) => known.name === candidate.name));
+    if (spec === undefined) return unknownFlagError(flag.typed, allowed, target);
+    flag.spec = spec;
   }
   if (wantsHelp || target.kind !== 'command') {
     return { kind: 'help', path: targetPath(target), globals };
   }
 
   const { command } = target;
-  const maxArgs = command.arg === undefined ? 0 : 1;
-  if (rest.length > maxArgs) return extraArgumentsError(target, rest);
+  const argSpecs = command.args ?? [];
+  if (rest.length > argSpecs.length) return extraArgumentsError(target, rest);
+  const missing = argSpecs.slice(rest.length).filter((arg) => arg.required);
+  if (missing.length > 0) {
+    const names = argSpecs.filter((arg) => arg.required).map((arg) => arg.name);
+    return parseError(
+      'MissingArgument',
+      `"${targetTitle(target)}" needs ${names.join(' and ')}; missing ${missing.map((arg) => arg.name).join(' and ')}`,
+    );
+  }
 
   const outputText =
     lastValue(flags, 'output') ?? command.flags.find((flag) => flag.name === 'output')?.defaultValue;
@@ -344,10 +650,106 @@ export function parseArgs(argv: string[]): ParsedCommand | ParseError {
       }
       return { kind: command.id, output, globals, ...defined({ pod, namespace, table: tableName }) };
     }
+    case 'get networkpolicy': {
+      const typeText = lastValue(flags, 'type');
+      let type: NetworkPolicyTypeFilter | undefined;
+      if (typeText !== undefined) {
+        type = POLICY_TYPE_FILTERS.find((candidate) => candidate.toLowerCase() === typeText.toLowerCase());
+        if (type === undefined) {
+          return parseError(
+            'BadFlagValue',
+            `invalid type "${typeText}" for -T/--type: valid types are ${POLICY_TYPE_FILTERS.join(', ')}`,
+          );
+        }
+      }
+      return {
+        kind: command.id,
+        output,
+        globals,
+        ...defined({ name: rest[0], namespace }),
+        ...(type === undefined ? {} : { type }),
+      };
+    }
+    case 'get addressgroup':
+    case 'get appliedtogroup':
+      return { kind: command.id, output, globals, ...defined({ name: rest[0] }) };
+    case 'query networkpolicyevaluation':
+      return parseEvaluation(flags, output, globals);
+    case 'apply': {
+      const file = lastValue(flags, 'filename');
+      if (file === undefined) {
+        return parseError(
+          'MissingRequiredFlag',
+          'flag -f/--filename is required: the file with the objects to apply, or - for standard input',
+        );
+      }
+      return { kind: command.id, file, output, globals, ...defined({ namespace }) };
+    }
+    case 'delete': {
+      const [kindWord = '', name = ''] = rest;
+      const entry = RESOURCE_KINDS.find((candidate) => candidate.words.includes(kindWord.toLowerCase()));
+      if (entry === undefined) {
+        const suggestion = closestWord(
+          kindWord,
+          RESOURCE_KINDS.flatMap((candidate) => candidate.words.map((word) => ({ word, suggestion: word }))),
+        );
+        const valid = RESOURCE_KINDS.map((candidate) => candidate.words[0]).join(', ');
+        const advice = suggestion === undefined ? '' : `; did you mean "${suggestion}"?`;
+        return parseError(
+          'BadArgument',
+          `unknown kind "${kindWord}"; valid kinds are ${valid}${advice}`,
+          suggestion,
+        );
+      }
+      const result: RunnableCommand & { globals: GlobalOptions } = {
+        kind: command.id,
+        resource: entry.kind,
+        name,
+        output,
+        globals,
+      };
+      if (isNamespacedKind(entry.kind)) result.namespace = namespace ?? 'default';
+      return result;
+    }
     case 'get agentinfo':
     case 'version':
       return { kind: command.id, output, globals };
   }
+}
+
+function parseEvaluation(
+  flags: readonly FlagOccurrence[],
+  output: OutputKind,
+  globals: GlobalOptions,
+): ParsedCommand | ParseError {
+  const source = lastValue(flags, 'source');
+  const destination = lastValue(flags, 'destination');
+  if (source === undefined || destination === undefined) {
+    return parseError(
+      'MissingRequiredFlag',
+      'flags -S/--source and -D/--destination are required: NAMESPACE/POD, POD or an IP address each',
+    );
+  }
+  const portText = lastValue(flags, 'port');
+  if (portText === undefined) {
+    return parseError(
+      'MissingRequiredFlag',
+      'flag --port is required: the verdict depends on the destination port (e.g. --port 80)',
+    );
+  }
+  const port = /^\d+$/.test(portText) ? Number(portText) : NaN;
+  if (!(port >= 1 && port <= 65535)) {
+    return parseError('BadFlagValue', `invalid port "${portText}": must be a number between 1 and 65535`);
+  }
+  const protocolText = lastValue(flags, 'protocol') ?? 'TCP';
+  const protocol = PROTOCOLS.find((candidate) => candidate === protocolText.toUpperCase());
+  if (protocol === undefined) {
+    return parseError(
+      'BadFlagValue',
+      `invalid protocol "${protocolText}": valid protocols are ${PROTOCOLS.join(', ')}`,
+    );
+  }
+  return { kind: 'query networkpolicyevaluation', source, destination, port, protocol, output, globals };
 }
 
 function allFlags(table: CommandTable): FlagSpec[] {
@@ -493,10 +895,12 @@ function unknownFlagError(
 
 function extraArgumentsError(target: Target, rest: readonly string[]): ParseError {
   const quoted = rest.map((word) => `"${word}"`).join(', ');
-  if (target.kind === 'command' && target.command.arg !== undefined) {
+  const args = target.kind === 'command' ? (target.command.args ?? []) : [];
+  if (args.length > 0) {
+    const count = args.length === 1 ? 'one argument' : `${args.length} arguments`;
     return parseError(
       'UnexpectedArgument',
-      `"${targetTitle(target)}" takes at most one argument (${target.command.arg.name}), got ${quoted}`,
+      `"${targetTitle(target)}" takes at most ${count} (${args.map((arg) => arg.name).join(' ')}), got ${quoted}`,
     );
   }
   return parseError('UnexpectedArgument', `"${targetTitle(target)}" takes no arguments, got ${quoted}`);
@@ -613,9 +1017,12 @@ function renderGroupHelp(table: CommandTable, group: CommandGroupSpec): string {
 
 function renderCommandHelp(table: CommandTable, command: CommandSpec): string {
   const fullName = `${table.program} ${commandPath(command)}`;
-  const argUsage = command.arg === undefined ? '' : ` [${command.arg.name}]`;
+  const args = command.args ?? [];
+  const argUsage = args.map((arg) => (arg.required ? ` ${arg.name}` : ` [${arg.name}]`)).join('');
   const parts = [command.long, `Usage:\n  ${fullName}${argUsage} [flags]`];
-  if (command.arg !== undefined) parts.push(`Args:\n${twoColumns([[command.arg.name, command.arg.usage]])}`);
+  if (args.length > 0) {
+    parts.push(`Args:\n${twoColumns(args.map((arg): [string, string] => [arg.name, arg.usage]))}`);
+  }
   if (command.aliases.length > 0) parts.push(`Aliases:\n  ${[command.use, ...command.aliases].join(', ')}`);
   if (command.examples.length > 0) {
     parts.push(
@@ -668,17 +1075,81 @@ export interface CommandOutput {
 
 export interface RunContext {
   antctlVersion: string;
+  /** Reads a manifest for `apply`: a path, or `-` for standard input. Absent: `apply` is unavailable. */
+  readManifest?(file: string): Promise<string>;
 }
 
+/** What the runner talks to: every agent has AgentQueries; the policy parts only where policies are served. */
+export type AntctlBackend = AgentQueries & Partial<PolicyQueries> & Partial<PolicyCommands>;
+
 export const NO_RESOURCES_NOTICE = 'No resources found.\n';
+
+/** A manifest `apply` could not read; every problem has its line and column. */
+export class ManifestParseError extends Error {
+  readonly code = 'ManifestInvalid';
+
+  constructor(
+    /** The file as the user named it (`<stdin>` for `-`). */
+    readonly source: string,
+    readonly errors: readonly ManifestError[],
+  ) {
+    super(
+      `${source} is not a valid manifest: ${errors.map((e) => `${source}:${e.line}:${e.column}: ${e.message}`).join('; ')}`,
+    );
+    this.name = 'ManifestParseError';
+  }
+}
 
 /** Runs a parsed command against the agent; query failures (ApiError) propagate to the caller's edge. */
 export async function runCommand(
   command: RunnableCommand,
-  queries: AgentQueries,
+  queries: AntctlBackend,
   context: RunContext,
 ): Promise<CommandOutput> {
   switch (command.kind) {
+    case 'get networkpolicy': {
+      const filter = {
+        ...defined({ name: command.name, namespace: command.namespace }),
+        ...(command.type === undefined ? {} : { type: command.type }),
+      };
+      const views = await policyQueries(queries).networkPolicies(filter);
+      return listOutput(command.output, views, () => networkPolicyTable(views));
+    }
+    case 'get addressgroup': {
+      const views = await policyQueries(queries).addressGroups(defined({ name: command.name }));
+      return listOutput(command.output, views, () => addressGroupTable(views));
+    }
+    case 'get appliedtogroup': {
+      const views = await policyQueries(queries).appliedToGroups(defined({ name: command.name }));
+      return listOutput(command.output, views, () => appliedToGroupTable(views));
+    }
+    case 'query networkpolicyevaluation': {
+      const view = await policyQueries(queries).networkPolicyEvaluation({
+        source: command.source,
+        destination: command.destination,
+        port: command.port,
+        protocol: command.protocol,
+      });
+      return { stdout: formatOutput(command.output, view, () => evaluationTable(view)), stderr: '' };
+    }
+    case 'apply': {
+      const commands = policyCommands(queries);
+      const objects = await readObjects(command, context);
+      const results = await commands.applyObjects(objects);
+      // table: kubectl's lines; json/yaml: the results as the agent sent them.
+      const stdout =
+        command.output === 'table' ? applyLines(results) : formatOutput(command.output, results, noTable);
+      return { stdout, stderr: '' };
+    }
+    case 'delete': {
+      const key = `${command.resource}/${command.namespace ?? ''}/${command.name}`;
+      const result = await policyCommands(queries).deleteObject(key);
+      const stdout =
+        command.output === 'table'
+          ? `${resourceName(result.kind)} "${result.name}" deleted\n`
+          : formatOutput(command.output, result, noTable);
+      return { stdout, stderr: '' };
+    }
     case 'get podinterface': {
       const views = await queries.podInterfaces(
         defined({ name: command.name, namespace: command.namespace }),
@@ -706,6 +1177,99 @@ export async function runCommand(
       };
     }
   }
+}
+
+const NO_POLICIES = 'this agent does not serve network policies';
+
+function noTable(): TableData {
+  return { columns: [], rows: [] };
+}
+
+function policyQueries(backend: AntctlBackend): PolicyQueries {
+  if (
+    backend.networkPolicies === undefined ||
+    backend.addressGroups === undefined ||
+    backend.appliedToGroups === undefined ||
+    backend.networkPolicyEvaluation === undefined ||
+    backend.namespaceLabels === undefined
+  ) {
+    throw new ApiError('Unavailable', NO_POLICIES);
+  }
+  return backend as AntctlBackend & PolicyQueries;
+}
+
+function policyCommands(backend: AntctlBackend): PolicyCommands {
+  if (
+    backend.applyObjects === undefined ||
+    backend.deleteObject === undefined ||
+    backend.setNamespaceLabels === undefined
+  ) {
+    throw new ApiError('Unavailable', NO_POLICIES);
+  }
+  return backend as AntctlBackend & PolicyCommands;
+}
+
+const CLUSTER_SCOPED_KINDS: ReadonlySet<string> = new Set(['ClusterNetworkPolicy', 'Tier', 'ClusterGroup']);
+
+/** The manifest's objects, namespaced ones given the command's namespace (or "default") when they name none. */
+async function readObjects(
+  command: Extract<RunnableCommand, { kind: 'apply' }>,
+  context: RunContext,
+): Promise<unknown[]> {
+  if (context.readManifest === undefined) throw new ApiError('Unavailable', 'apply cannot read files here');
+  const source = command.file === '-' ? '<stdin>' : command.file;
+  const parsed = parseManifests(await context.readManifest(command.file));
+  if (parsed.errors.length > 0) throw new ManifestParseError(source, parsed.errors);
+  if (parsed.objects.length === 0)
+    throw new ApiError('BadRequest', `no objects passed to apply: ${source} has none`);
+  if (command.namespace !== undefined) {
+    // kubectl's rule: -n never silently moves an object that names another namespace.
+    for (const object of parsed.objects) {
+      const { kind, metadata } = (object ?? {}) as { kind?: unknown; metadata?: { namespace?: unknown } };
+      const namespace = metadata?.namespace;
+      if (typeof kind === 'string' && CLUSTER_SCOPED_KINDS.has(kind)) continue;
+      if (typeof namespace === 'string' && namespace !== '' && namespace !== command.namespace) {
+        throw new ApiError(
+          'BadRequest',
+          `the namespace from the provided object "${namespace}" does not match the namespace "${command.namespace}": pass -n ${namespace} or remove -n`,
+        );
+      }
+    }
+  }
+  return withDefaultNamespace(parsed.objects, command.namespace ?? 'default');
+}
+
+/** kubectl's lines: `networkpolicy.networking.k8s.io/nginx-allow created`. */
+export function applyLines(results: readonly ApplyResultView[]): string {
+  return results.map((result) => `${resourceName(result.kind)}/${result.name} ${result.result}\n`).join('');
+}
+
+/**
+ * The text after "Error: " for a failed command: one line, except for a rejected apply or an unreadable
+ * manifest, whose problems are listed one per line.
+ */
+export function describeCommandError(error: unknown): string {
+  if (error instanceof ManifestParseError) {
+    const lines = error.errors.map((e) => `  ${error.source}:${e.line}:${e.column}: ${oneLine(e.message)}`);
+    return [`${error.source} is not a valid manifest; nothing was applied`, ...lines].join('\n');
+  }
+  const invalid = error instanceof ApiError ? error.details?.invalidObjects : undefined;
+  if (invalid !== undefined && invalid.length > 0) {
+    const total = error instanceof ApiError ? error.details?.objectCount : undefined;
+    const count = invalid.length === 1 ? '1 object is' : `${invalid.length} objects are`;
+    const lines = [`nothing was applied: ${count} invalid${total === undefined ? '' : ` (of ${total})`}`];
+    for (const object of invalid) {
+      const id = object.namespace ? `${object.namespace}/${object.name}` : object.name;
+      lines.push(`  document ${object.index + 1}: ${object.kind} "${id}":`);
+      for (const fieldError of object.errors) lines.push(`    ${formatFieldError(fieldError)}`);
+    }
+    return lines.join('\n');
+  }
+  return oneLine(error instanceof Error ? error.message : String(error));
+}
+
+function oneLine(text: string): string {
+  return text.replace(/\s*\n\s*/g, ' ').trim();
 }
 
 function listOutput(output: OutputKind, items: readonly unknown[], table: () => TableData): CommandOutput {
@@ -767,4 +1331,75 @@ export function agentInfoTable(info: AgentInfoView): TableData {
       ],
     ],
   };
+}
+
+/** Antrea's columns; NAME is the control plane policy's name, its UID. */
+export function networkPolicyTable(views: readonly NetworkPolicyView[]): TableData {
+  return {
+    columns: ['NAME', 'APPLIED-TO', 'RULES', 'SOURCE', 'TIER-PRIORITY', 'PRIORITY'],
+    rows: views.map((view) => {
+      const appliedTo = new Set(view.appliedToGroups);
+      for (const rule of view.rules) for (const group of rule.appliedToGroups) appliedTo.add(group);
+      return [
+        view.uid,
+        summarizeList([...appliedTo]),
+        String(view.rules.length),
+        sourceText(view.sourceRef),
+        view.tierPriority === undefined ? '' : String(view.tierPriority),
+        view.priority === undefined ? '' : String(view.priority),
+      ];
+    }),
+  };
+}
+
+/** Antrea's NetworkPolicyReference.ToString: `Type:namespace/name`, or `Type:name` for cluster policies. */
+function sourceText(ref: NetworkPolicyView['sourceRef']): string {
+  return ref.namespace === undefined ? `${ref.type}:${ref.name}` : `${ref.type}:${ref.namespace}/${ref.name}`;
+}
+
+export function addressGroupTable(views: readonly AddressGroupView[]): TableData {
+  const sorted = [...views].sort((a, b) => a.name.localeCompare(b.name));
+  return {
+    columns: ['NAME', 'POD-IPS', 'NODE-IPS'],
+    // Standalone groups have no Node members: NODE-IPS stays empty, kept for Antrea's column layout.
+    rows: sorted.map((view) => [view.name, summarizeList(view.members.map((member) => member.ip)), '']),
+  };
+}
+
+export function appliedToGroupTable(views: readonly AppliedToGroupView[]): TableData {
+  const sorted = [...views].sort((a, b) => a.name.localeCompare(b.name));
+  return {
+    columns: ['NAME', 'PODS'],
+    rows: sorted.map((view) => [
+      view.name,
+      summarizeList(view.members.map((member) => `${member.namespace}/${member.name}`)),
+    ]),
+  };
+}
+
+/**
+ * Antrea's columns for the rule that decided, one row per direction (Out: the source's egress, In: the
+ * destination's ingress), plus the verdict. K8s isolation shows as ACTION Isolate without a rule index.
+ */
+export function evaluationTable(view: NetworkPolicyEvaluationView): TableData {
+  return {
+    columns: ['NAME', 'NAMESPACE', 'POLICY-TYPE', 'RULE-INDEX', 'DIRECTION', 'ACTION', 'VERDICT'],
+    rows: [evaluationRow('Out', view.egress), evaluationRow('In', view.ingress)],
+  };
+}
+
+function evaluationRow(direction: 'Out' | 'In', result: DirectionResult): string[] {
+  const rule = result.rule ?? result.passedBy;
+  if (rule === undefined) return ['', '', '', '', direction, '', `${result.verdict} (no policy)`];
+  const isolation = rule.action === 'DefaultDeny';
+  const verdict = result.rule === undefined ? `${result.verdict} (no policy after Pass)` : result.verdict;
+  return [
+    rule.policy.name,
+    rule.policy.namespace ?? '',
+    rule.policy.type,
+    isolation ? '' : String(rule.ruleIndex),
+    direction,
+    isolation ? 'Isolate' : rule.action,
+    verdict,
+  ];
 }

@@ -1,6 +1,10 @@
 // What the agent answers to antctl (and the serial console): plain JSON-able views, no live objects.
 // AgentQueries lives here rather than in the HTTP adapter so that the pure command runner can call it
 // directly (console, in-process) or through the local API client (CLI) alike.
+import type { Protocol } from '../api/types';
+import type { ObjectKind } from '../api/object-key';
+import type { AddressGroup, AppliedToGroup, InternalNetworkPolicy } from '../controller/internal-types';
+import type { EvaluationEndpoint, EvaluationResult } from '../evaluate/evaluator';
 
 export interface PodInterfaceView {
   namespace: string;
@@ -65,4 +69,93 @@ export interface PodLabelsView {
  */
 export interface AgentCommands {
   setPodLabels(namespace: string, name: string, labels: Record<string, string>): Promise<PodLabelsView>;
+}
+
+// ---- network policy (the controller's view, standalone mode) ----
+
+/** Control plane NetworkPolicies are shown as the controller computed them (Antrea's controlplane shape). */
+export type NetworkPolicyView = InternalNetworkPolicy;
+export type AddressGroupView = AddressGroup;
+export type AppliedToGroupView = AppliedToGroup;
+
+/** Antrea's `-T` values: the type of the source policy. */
+export type NetworkPolicyTypeFilter = 'K8sNP' | 'ACNP' | 'ANNP';
+
+export interface NetworkPolicyFilter {
+  /** The control plane policy's name (its uid) or the name of its source policy. */
+  name?: string;
+  /** Namespace of the source policy (cluster-scoped policies have none and never match). */
+  namespace?: string;
+  type?: NetworkPolicyTypeFilter;
+}
+
+export interface GroupFilter {
+  name?: string;
+}
+
+export interface NetworkPolicyEvaluationQuery {
+  /** "NS/POD", "POD" (namespace default, as in Antrea) or an IPv4 address. */
+  source: string;
+  destination: string;
+  protocol: Protocol;
+  port: number;
+}
+
+export interface NetworkPolicyEvaluationView extends EvaluationResult {
+  source: EvaluationEndpoint;
+  destination: EvaluationEndpoint;
+  protocol: Protocol;
+  port: number;
+  /** One line for humans, e.g. "Drop by K8sNetworkPolicy default/web ingress isolation (no rule allows)". */
+  summary: string;
+}
+
+export interface NamespaceLabelsView {
+  name: string;
+  labels: Record<string, string>;
+}
+
+/** What `apply` did with one object, in kubectl's words. */
+export type ApplyOutcome = 'created' | 'configured' | 'unchanged';
+
+export interface ApplyResultView {
+  /** 0-based position of the object in the request. */
+  index: number;
+  key: string;
+  kind: ObjectKind;
+  apiVersion: string;
+  namespace?: string;
+  name: string;
+  result: ApplyOutcome;
+}
+
+export interface DeleteResultView {
+  key: string;
+  kind: ObjectKind;
+  namespace?: string;
+  name: string;
+  result: 'deleted';
+}
+
+/**
+ * Questions about network policy state. Implementations reject with `ApiError` like AgentQueries
+ * (`NotFound` for a named object that does not exist, `BadRequest` for a bad endpoint).
+ */
+export interface PolicyQueries {
+  networkPolicies(filter: NetworkPolicyFilter): Promise<NetworkPolicyView[]>;
+  addressGroups(filter: GroupFilter): Promise<AddressGroupView[]>;
+  appliedToGroups(filter: GroupFilter): Promise<AppliedToGroupView[]>;
+  networkPolicyEvaluation(query: NetworkPolicyEvaluationQuery): Promise<NetworkPolicyEvaluationView>;
+  namespaceLabels(name: string): Promise<NamespaceLabelsView>;
+}
+
+/**
+ * Policy changes (standalone mode). `applyObjects` is all or nothing: when any object is invalid it rejects with
+ * `ApiError` BadRequest whose `details.invalidObjects` lists every problem, and nothing is applied.
+ */
+export interface PolicyCommands {
+  applyObjects(objects: unknown[]): Promise<ApplyResultView[]>;
+  /** `key` is an object key, "<Kind>/<namespace>/<name>". Rejects with NotFound, or Conflict (a Tier in use). */
+  deleteObject(key: string): Promise<DeleteResultView>;
+  setNamespaceLabels(name: string, labels: Record<string, string>): Promise<NamespaceLabelsView>;
 }

@@ -61,3 +61,21 @@ export function formatOutput(kind: OutputKind, data: unknown, table: () => Table
     }
   }
 }
+
+/** Antrea's antctl limit for a list cell (printers.GenerateTableElementWithSummary). */
+export const MAX_LIST_CELL_LENGTH = 50;
+
+/**
+ * A list as one table cell the way antctl prints it: sorted, comma-separated, and when it is longer than
+ * `maxLength`, as many items as fit followed by " + N more...".
+ */
+export function summarizeList(items: readonly string[], maxLength = MAX_LIST_CELL_LENGTH): string {
+  const sorted = [...items].sort();
+  const full = sorted.join(',');
+  if (full.length <= maxLength) return full;
+  for (let shown = sorted.length - 1; shown > 1; shown--) {
+    const text = `${sorted.slice(0, shown).join(',')} + ${sorted.length - shown} more...`;
+    if (text.length <= maxLength) return text;
+  }
+  return `${sorted[0] ?? ''} + ${sorted.length - 1} more...`;
+}
