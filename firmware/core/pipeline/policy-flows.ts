@@ -1,0 +1,369 @@
+// Every policy flow of this node, from the controller's snapshot: where each rule goes (table, priority), its
+// conjunction ids, its flows, and the drops for pods that Kubernetes NetworkPolicies isolate.
+//
+// Layout (egress tables / ingress tables), in evaluation order:
+//   45–49 / 85–89  Antrea-native tiers (policy-priority.ts maps tiers to tables and assigns priorities);
+//                  Allow → l3Forwarding 70 / ConntrackCommit 105, Drop → drop, Reject → controller,
+//                  Pass → the Kubernetes table 50 / 90;
+//   50 / 90        Kubernetes NetworkPolicy rules, all at K8S_RULE_PRIORITY (they only allow, so their order
+//                  does not matter): Allow → 70 / 105;
+//   60 / 100       drops for pods isolated in that direction at ISOLATION_DROP_PRIORITY (egress: `nw_src` of the
+//                  pod, ingress: `reg1` = its port), and below them the baseline tier's rules, which therefore
+//                  only see pods that no Kubernetes policy isolates;
+//   otherwise the table-miss flows continue to 70 / 105: allowed.
+// Established connections skip all of it (pipeline-flows' ct_state=-new+est fast paths), so a new policy never
+// breaks a connection that is already up.
+//
+// Rule keys are stable ids: policy uid, direction, rule index and a digest of the rule's content, so the same
+// rule keeps its key (and its conjunction ids and priority) across recomputations and membership changes, and an
+// edited rule becomes a new key. Isolation drops are keyed `isolation/<In|Out>/<namespace>/<pod>`.
+//
+// Applying: clause flows of different rules can share a match (same table, priority and match, e.g. the same
+// peer address in two Kubernetes rules); OpenFlow holds ONE flow per match, carrying all their `conjunction()`
+// actions. Install `mergeRuleFlows(flows)` as one set (e.g. FlowWriter.apply(planFlows(merged, installed)) over
+// the whole Policy cookie category, one bundle); syncing one rule's cookie scope alone would delete or overwrite
+// a shared flow another rule still needs. One flow holds at most ~4000 conjunctions (64 KiB OpenFlow message):
+// more Kubernetes rules than that on one pod (they share its applied-to flow) make mergeRuleFlows throw. Each flow's cookie is Policy/<conjunction id> (a shared flow takes the lowest
+// id), so a rule's packet counts are read from its `conj_id=<id>` action flow by cookie.
+import type {
+  ControllerSnapshot,
+  InternalNetworkPolicy,
+  InternalRule,
+  RuleDirection,
+} from '../controller/internal-types';
+import { CookieCategory, flow, flowKey, formatFlow, makeCookie, type Flow } from './flow';
+import { TARGET_OFPORT_REG } from './pipeline-flows';
+import {
+  ISOLATION_DROP_PRIORITY,
+  K8S_RULE_PRIORITY,
+  PolicyPriorities,
+  isBaselineTier,
+  tierTable,
+  type RulePlacementRequest,
+  type RulePriorityKey,
+  type TablePriorityMove,
+} from './policy-priority';
+import { ConjunctionIdAllocator } from './conjunction-ids';
+import {
+  RuleFlowError,
+  localMembers,
+  ruleAppliedToGroups,
+  ruleFlows,
+  type LocalPodPorts,
+  type PacketInOptions,
+  type RuleConjunction,
+} from './rule-flows';
+import { Tables } from './tables';
+
+export interface PolicyFlowState {
+  conjIds: ConjunctionIdAllocator;
+  priorities: PolicyPriorities;
+  /** Where Reject flows send packets (the agent's controller connection id, the packet-in meter). */
+  packetIn?: PacketInOptions;
+}
+
+/** Fresh state; keep it for the node's lifetime so ids and priorities stay stable across recomputations. */
+export function createPolicyFlowState(options: { packetIn?: PacketInOptions } = {}): PolicyFlowState {
+  const state: PolicyFlowState = {
+    conjIds: new ConjunctionIdAllocator(),
+    priorities: new PolicyPriorities(),
+  };
+  if (options.packetIn) state.packetIn = options.packetIn;
+  return state;
+}
+
+export interface PolicyNode {
+  /** This node's name. Informational: which pods are local is decided by `pods`, not by span or nodeName. */
+  name: string;
+  /** Local pods with their bridge port, by "namespace/name". */
+  pods: LocalPodPorts;
+}
+
+/** Where one rule went, for antctl, logs and tests. */
+export interface RuleFlowInfo {
+  ruleKey: string;
+  policy: InternalNetworkPolicy['sourceRef'];
+  direction: RuleDirection;
+  ruleIndex: number;
+  ruleName: string;
+  table: number;
+  priority: number;
+  conjunctions: RuleConjunction[];
+}
+
+export interface PolicyFlowsResult {
+  /** Flows by rule key (rules with no flows on this node are absent). */
+  flows: Map<string, Flow[]>;
+  rules: Map<string, RuleFlowInfo>;
+  /** Already placed rules whose priority changed (their flows in `flows` carry the new one). */
+  moved: TablePriorityMove[];
+  /** Conjunction ids freed by this computation (their rules are gone from this node). */
+  releasedConjIds: number[];
+}
+
+const K8S = 'K8sNetworkPolicy';
+
+/** Every policy flow of this node by rule key. See `compilePolicyFlows` for the details it also reports. */
+export function policyFlows(
+  snapshot: ControllerSnapshot,
+  node: PolicyNode,
+  state: PolicyFlowState,
+): Map<string, Flow[]> {
+  return compilePolicyFlows(snapshot, node, state).flows;
+}
+
+export function compilePolicyFlows(
+  snapshot: ControllerSnapshot,
+  node: PolicyNode,
+  state: PolicyFlowState,
+): PolicyFlowsResult {
+  const policies = [...snapshot.networkPolicies.values()].sort((a, b) =>
+    compareText(policyOrder(a), policyOrder(b)),
+  );
+
+  // Pass 1: the rules that apply to a local pod, with their keys and placements.
+  interface Pending {
+    policy: InternalNetworkPolicy;
+    rule: InternalRule;
+    ruleKey: string;
+    table: number;
+    /** Antrea-native rules get their priority from the assigner. */
+    request?: RulePlacementRequest;
+  }
+  const pending: Pending[] = [];
+  const usedKeys = new Set<string>();
+  for (const policy of policies) {
+    const k8s = policy.sourceRef.type === K8S;
+    policy.rules.forEach((rule, position) => {
+      const local = localMembers(ruleAppliedToGroups(policy, rule), snapshot.appliedToGroups, node.pods);
+      if (local.length === 0) return;
+      if (!k8s && rule.action === 'Pass' && isBaselineTier(policy.tierPriority, policy.tierName)) {
+        // Validation rejects Pass in the baseline tier; the evaluator ignores such a rule, and so do we.
+        return;
+      }
+      let ruleKey = ruleKeyOf(policy, rule);
+      for (let n = 2; usedKeys.has(ruleKey); n++) ruleKey = `${ruleKeyOf(policy, rule)}#${n}`;
+      usedKeys.add(ruleKey);
+      if (k8s) {
+        const table = rule.direction === 'Out' ? Tables.EgressRule : Tables.IngressRule;
+        pending.push({ policy, rule, ruleKey, table });
+        return;
+      }
+      const tierPriority = policy.tierPriority ?? 250;
+      const table = tierTable(tierPriority, rule.direction, policy.tierName);
+      const key: RulePriorityKey = {
+        tierPriority,
+        policyPriority: policy.priority ?? 0,
+        ruleIndex: rule.priority,
+        policyOrder: policyOrder(policy),
+        position,
+      };
+      pending.push({ policy, rule, ruleKey, table, request: { id: ruleKey, table, key } });
+    });
+  }
+
+  const requests = pending.flatMap((p) => (p.request ? [p.request] : []));
+  const { moved } = state.priorities.sync(requests);
+
+  // Pass 2: flows.
+  const flows = new Map<string, Flow[]>();
+  const rules = new Map<string, RuleFlowInfo>();
+  const usedConjKeys = new Set<string>();
+  for (const p of pending) {
+    const priority = p.request ? state.priorities.placementOf(p.ruleKey)?.priority : K8S_RULE_PRIORITY;
+    if (priority === undefined) throw new Error(`rule ${p.ruleKey} was not placed`);
+    const conjunctions = ruleFlows(
+      p.policy,
+      p.rule,
+      snapshot,
+      node.pods,
+      { table: p.table, priority },
+      (subKey) => {
+        const conjKey = `${p.ruleKey}|${subKey}`;
+        usedConjKeys.add(conjKey);
+        return state.conjIds.allocate(conjKey);
+      },
+      state.packetIn ? { packetIn: state.packetIn } : {},
+    );
+    rules.set(p.ruleKey, {
+      ruleKey: p.ruleKey,
+      policy: p.policy.sourceRef,
+      direction: p.rule.direction,
+      ruleIndex: p.rule.priority,
+      ruleName: p.rule.name,
+      table: p.table,
+      priority,
+      conjunctions,
+    });
+    const ruleFlowList = conjunctions.flatMap((c) => c.flows);
+    if (ruleFlowList.length > 0) flows.set(p.ruleKey, ruleFlowList);
+  }
+
+  for (const [key, isolation] of isolationFlows(snapshot, policies, node, state, usedConjKeys)) {
+    flows.set(key, isolation);
+  }
+
+  const releasedConjIds: number[] = [];
+  for (const key of state.conjIds.keys()) {
+    if (usedConjKeys.has(key)) continue;
+    const id = state.conjIds.release(key);
+    if (id !== undefined) releasedConjIds.push(id);
+  }
+  return { flows, rules, moved, releasedConjIds: releasedConjIds.sort((a, b) => a - b) };
+}
+
+/** Drops for local pods that Kubernetes policies isolate, one per pod and direction. */
+function isolationFlows(
+  snapshot: ControllerSnapshot,
+  policies: readonly InternalNetworkPolicy[],
+  node: PolicyNode,
+  state: PolicyFlowState,
+  usedConjKeys: Set<string>,
+): Map<string, Flow[]> {
+  const isolated = { In: new Set<string>(), Out: new Set<string>() };
+  for (const policy of policies) {
+    if (policy.sourceRef.type !== K8S) continue;
+    const pods = localMembers(policy.appliedToGroups, snapshot.appliedToGroups, node.pods);
+    for (const type of policy.policyTypes) {
+      for (const pod of pods) isolated[type === 'Ingress' ? 'In' : 'Out'].add(pod.key);
+    }
+  }
+  const out = new Map<string, Flow[]>();
+  for (const direction of ['Out', 'In'] as const) {
+    for (const podKey of [...isolated[direction]].sort()) {
+      const pod = node.pods.get(podKey);
+      if (!pod) continue;
+      const key = `isolation/${direction}/${podKey}`;
+      usedConjKeys.add(key);
+      const id = state.conjIds.allocate(key);
+      const b = flow(direction === 'Out' ? Tables.EgressDefaultRule : Tables.IngressDefaultRule)
+        .priority(ISOLATION_DROP_PRIORITY)
+        .cookie(makeCookie(CookieCategory.Policy, id))
+        .matchProtocol('ip');
+      if (direction === 'Out') b.matchSrcIp(pod.ip);
+      else b.matchReg(TARGET_OFPORT_REG, pod.ofport);
+      out.set(key, [b.drop().done()]);
+    }
+  }
+  return out;
+}
+
+/** The evaluator's tie-break between policies: namespace, name, type, uid. */
+function policyOrder(policy: InternalNetworkPolicy): string {
+  const ref = policy.sourceRef;
+  return `${ref.namespace ?? ''}\u0000${ref.name}\u0000${ref.type}\u0000${policy.uid}`;
+}
+
+/** Stable id of a rule: policy uid, direction, index and a digest of what the rule says. */
+export function ruleKeyOf(policy: InternalNetworkPolicy, rule: InternalRule): string {
+  const content = JSON.stringify([
+    rule.action,
+    rule.name,
+    rule.enableLogging,
+    rule.peer.addressGroups,
+    rule.peer.ipBlocks.map((b) => [b.cidr, b.except]),
+    rule.services.map((s) => [s.protocol, s.port, s.endPort, s.srcPort, s.srcEndPort]),
+    ruleAppliedToGroups(policy, rule),
+  ]);
+  return `${policy.uid}/${rule.direction}/${rule.priority}/${digest(content)}`;
+}
+
+/** 64 bits of two FNV-1a variants as hex: short, stable and pure. */
+function digest(text: string): string {
+  let a = 0x811c9dc5;
+  let b = 0x01000193 ^ 0x5bd1e995;
+  for (let i = 0; i < text.length; i++) {
+    const c = text.charCodeAt(i);
+    a = Math.imul(a ^ c, 0x01000193);
+    b = Math.imul(b ^ c, 0x5bd1e995) ^ (b >>> 15);
+  }
+  return (a >>> 0).toString(16).padStart(8, '0') + (b >>> 0).toString(16).padStart(8, '0');
+}
+
+/** OpenFlow 1.3 caps a message at 64 KiB; measured on OVS 3.1, a flow holds at most ~4080 conjunctions. */
+export const MAX_CONJUNCTIONS_PER_FLOW = 4000;
+
+const CONJUNCTION_ACTION = /^conjunction\((\d+),(\d+)\/(\d+)\)$/;
+
+/**
+ * The flows to install: every rule's flows, with clause flows that share table, priority and match merged into
+ * one flow carrying all their conjunction actions (sorted by id), cookie of the lowest id. Throws RuleFlowError
+ * when two flows share a match but cannot be merged (a bug), or when a merged flow would carry more
+ * conjunctions than one OpenFlow message can hold.
+ */
+export function mergeRuleFlows(
+  perRule: ReadonlyMap<string, readonly Flow[]> | Iterable<readonly Flow[]>,
+): Flow[] {
+  const lists =
+    perRule instanceof Map
+      ? [...(perRule as ReadonlyMap<string, readonly Flow[]>).values()]
+      : [...(perRule as Iterable<readonly Flow[]>)];
+  const byKey = new Map<string, Flow[]>();
+  for (const list of lists) {
+    for (const f of list) {
+      const key = flowKey(f);
+      const same = byKey.get(key);
+      if (same) same.push(f);
+      else byKey.set(key, [f]);
+    }
+  }
+  const merged: Flow[] = [];
+  for (const [key, same] of byKey) {
+    if (same.length === 1) {
+      merged.push(same[0] as Flow);
+      continue;
+    }
+    const cookie = same.reduce((min, f) => (f.cookie < min ? f.cookie : min), (same[0] as Flow).cookie);
+    const conjunctions = same.map((f) => splitActions(f.actions));
+    if (!conjunctions.every((actions) => actions.every((a) => CONJUNCTION_ACTION.test(a)))) {
+      if (same.every((f) => f.actions === (same[0] as Flow).actions)) {
+        merged.push({ ...(same[0] as Flow), cookie });
+        continue;
+      }
+      throw new RuleFlowError(
+        'CONFLICTING_FLOWS',
+        `flows share the match ${key} but not their actions: ${same.map(formatFlow).join(' / ')}`,
+      );
+    }
+    const actions = [...new Set(conjunctions.flat())].sort(compareConjunctions);
+    if (actions.length > MAX_CONJUNCTIONS_PER_FLOW) {
+      throw new RuleFlowError(
+        'TOO_MANY_CONJUNCTIONS',
+        `${actions.length} rules share the clause flow ${key}; one flow holds at most ${MAX_CONJUNCTIONS_PER_FLOW}`,
+      );
+    }
+    merged.push({ ...(same[0] as Flow), actions: actions.join(','), cookie });
+  }
+  return merged
+    .map((f) => ({ f, key: flowKey(f) }))
+    .sort((a, b) => a.f.table - b.f.table || b.f.priority - a.f.priority || compareText(a.key, b.key))
+    .map(({ f }) => f);
+}
+
+/** Splits an action list at the commas that are not inside parentheses. */
+export function splitActions(actions: string): string[] {
+  const out: string[] = [];
+  let depth = 0;
+  let start = 0;
+  for (let i = 0; i < actions.length; i++) {
+    const c = actions[i];
+    if (c === '(') depth++;
+    else if (c === ')') depth--;
+    else if (c === ',' && depth === 0) {
+      out.push(actions.slice(start, i));
+      start = i + 1;
+    }
+  }
+  out.push(actions.slice(start));
+  return out.filter((a) => a.length > 0);
+}
+
+function compareConjunctions(a: string, b: string): number {
+  const ma = CONJUNCTION_ACTION.exec(a);
+  const mb = CONJUNCTION_ACTION.exec(b);
+  return Number(ma?.[1]) - Number(mb?.[1]) || Number(ma?.[2]) - Number(mb?.[2]);
+}
+
+function compareText(a: string, b: string): number {
+  return a < b ? -1 : a > b ? 1 : 0;
+}
