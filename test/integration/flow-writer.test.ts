@@ -2,7 +2,7 @@
 // its own private OVS with ovs-vswitchd inside a network namespace of its own, so the tap devices of internal
 // ports and the pods' veths never show up in the host namespace other tests share.
 import assert from 'node:assert/strict';
-import { execFile, spawn, type ChildProcess } from 'node:child_process';
+import { spawn, type ChildProcess } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
@@ -35,30 +35,10 @@ import { Tables } from '../../firmware/core/pipeline/tables';
 import { isEmptyPlan, planFlows, type FlowPlan } from '../../firmware/core/plan/flow-plan';
 import { OvsProcesses } from '../../firmware/ovs/ovs-processes';
 import { FlowWriteError, FlowWriter } from '../../firmware/ovs/flow-writer';
+import { must, run, type RunResult } from '../support/run';
 
 /** Unique per test process; every netns, link, port and bridge name below starts with it. */
 const TAG = `fw${process.pid % 100000}`;
-
-interface RunResult {
-  code: number;
-  stdout: string;
-  stderr: string;
-}
-
-function run(cmd: string, args: string[], env?: NodeJS.ProcessEnv): Promise<RunResult> {
-  return new Promise((resolve) => {
-    execFile(cmd, args, { env, maxBuffer: 256 * 1024 * 1024, timeout: 60_000 }, (err, stdout, stderr) => {
-      const code = err ? (typeof err.code === 'number' ? err.code : 1) : 0;
-      resolve({ code, stdout, stderr });
-    });
-  });
-}
-
-async function must(cmd: string, args: string[], env?: NodeJS.ProcessEnv): Promise<string> {
-  const r = await run(cmd, args, env);
-  if (r.code !== 0) throw new Error(`${cmd} ${args.join(' ')} failed (${r.code}): ${r.stderr}`);
-  return r.stdout;
-}
 
 function inNetns(ns: string, cmd: string, ...args: string[]): Promise<RunResult> {
   return run('ip', ['netns', 'exec', ns, cmd, ...args]);
@@ -499,7 +479,7 @@ describe('FlowWriter against a real ovs-vswitchd', function () {
     const file = path.join(dir, 'flows-10k.txt');
     fs.writeFileSync(file, `${flows.map(formatFlowMod).join('\n')}\n`);
     t = process.hrtime.bigint();
-    await must('ovs-ofctl', ['-O', 'OpenFlow13', '--bundle', 'add-flows', bridge, file], ovs.env());
+    await must('ovs-ofctl', ['-O', 'OpenFlow13', '--bundle', 'add-flows', bridge, file], { env: ovs.env() });
     const rawMs = elapsedMs(t);
     const installed = await writer.dumpFlows(scope);
     assert.equal(installed.length, flows.length);

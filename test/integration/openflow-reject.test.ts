@@ -3,7 +3,7 @@
 // send TCP to :8080 and UDP to :5353 from pod A to the agent behind a meter, and the OpenFlowChannel +
 // RejectResponder answering them. Pod A must see a refusal (not a timeout) and pod B must never see the packet.
 import assert from 'node:assert/strict';
-import { execFile, spawn, type ChildProcess } from 'node:child_process';
+import { spawn, type ChildProcess } from 'node:child_process';
 import * as crypto from 'node:crypto';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
@@ -22,26 +22,7 @@ import {
 import { OvsMeters, type MeterChange } from '../../firmware/ovs/meters';
 import { OpenFlowChannel, type PacketIn } from '../../firmware/ovs/openflow-channel';
 import { OvsProcesses } from '../../firmware/ovs/ovs-processes';
-
-interface RunResult {
-  code: number;
-  stdout: string;
-  stderr: string;
-}
-
-function run(cmd: string, args: string[], timeoutMs = 60_000): Promise<RunResult> {
-  return new Promise((resolve) => {
-    execFile(cmd, args, { timeout: timeoutMs, maxBuffer: 64 * 1024 * 1024 }, (error, stdout, stderr) => {
-      resolve({ code: error ? (typeof error.code === 'number' ? error.code : 1) : 0, stdout, stderr });
-    });
-  });
-}
-
-async function must(cmd: string, args: string[]): Promise<string> {
-  const r = await run(cmd, args);
-  if (r.code !== 0) throw new Error(`${cmd} ${args.join(' ')} failed (${r.code}): ${r.stderr}`);
-  return r.stdout;
-}
+import { must, run } from '../support/run';
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
@@ -187,7 +168,7 @@ describe('OpenFlow channel + Reject responder against the real OVS', function ()
   const namespaces = [nodeNs, podA, podB];
 
   const inPod = (ns: string, args: string[], timeoutMs?: number) =>
-    run('ip', ['netns', 'exec', ns, ...args], timeoutMs);
+    run('ip', ['netns', 'exec', ns, ...args], { timeoutMs });
 
   async function installFlows(): Promise<MeterChange> {
     const change = await meters.ensure(meter);

@@ -3,7 +3,7 @@
 // real TCP connections between them. Policies go through a real PolicyController; every verdict the data path
 // gives is compared with what `evaluate()` says for the same pair and port. No agent is involved.
 import assert from 'node:assert/strict';
-import { execFile, spawn, type ChildProcess } from 'node:child_process';
+import { spawn, type ChildProcess } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
@@ -30,6 +30,13 @@ import { Tables } from '../../firmware/core/pipeline/tables';
 import { isEmptyPlan, planFlows } from '../../firmware/core/plan/flow-plan';
 import { FlowWriter } from '../../firmware/ovs/flow-writer';
 import { OvsProcesses } from '../../firmware/ovs/ovs-processes';
+import { must as mustDefault, run as runDefault, type RunOptions, type RunResult } from '../support/run';
+
+/** Probes and bulk installs here can be slow on a loaded machine. */
+const run = (cmd: string, args: string[], options: RunOptions = {}): Promise<RunResult> =>
+  runDefault(cmd, args, { timeoutMs: 120_000, ...options });
+const must = (cmd: string, args: string[], options: RunOptions = {}): Promise<string> =>
+  mustDefault(cmd, args, { timeoutMs: 120_000, ...options });
 
 /** Unique per test process; every netns, link and bridge name below starts with it. */
 const TAG = `rf${process.pid % 100000}`;
@@ -38,27 +45,6 @@ const POLICY_SCOPE = cookieScope(CookieCategory.Policy);
 /** Every pod listens on all of these. */
 const LISTEN_PORTS = [80, 5432, 8080, 8999, 9000, 9050, 9100, 9101];
 const PROBE_TIMEOUT_MS = 2000;
-
-interface RunResult {
-  code: number;
-  stdout: string;
-  stderr: string;
-}
-
-function run(cmd: string, args: string[], env?: NodeJS.ProcessEnv): Promise<RunResult> {
-  return new Promise((resolve) => {
-    execFile(cmd, args, { env, maxBuffer: 256 * 1024 * 1024, timeout: 120_000 }, (err, stdout, stderr) => {
-      const code = err ? (typeof err.code === 'number' ? err.code : 1) : 0;
-      resolve({ code, stdout, stderr });
-    });
-  });
-}
-
-async function must(cmd: string, args: string[], env?: NodeJS.ProcessEnv): Promise<string> {
-  const r = await run(cmd, args, env);
-  if (r.code !== 0) throw new Error(`${cmd} ${args.join(' ')} failed (${r.code}): ${r.stderr}`);
-  return r.stdout;
-}
 
 function elapsedMs(start: bigint): number {
   return Number(process.hrtime.bigint() - start) / 1e6;
@@ -862,7 +848,9 @@ describe('policy rule flows enforce the evaluator’s verdicts on real traffic',
     let rawMs = Infinity;
     for (let round = 0; round < 2; round++) {
       t = process.hrtime.bigint();
-      await must('ovs-ofctl', ['-O', 'OpenFlow13', '--bundle', 'add-flows', bridge, file], ovs.env());
+      await must('ovs-ofctl', ['-O', 'OpenFlow13', '--bundle', 'add-flows', bridge, file], {
+        env: ovs.env(),
+      });
       rawMs = Math.min(rawMs, elapsedMs(t));
       const installed = await writer.dumpFlows(POLICY_SCOPE);
       assert.equal(installed.length, merged.length);

@@ -3,9 +3,9 @@ import * as crypto from 'node:crypto';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { execFile } from 'node:child_process';
 import { DevNode } from '../../scripts/lib/dev-node';
 import { SimPods } from '../../scripts/lib/sim-pods';
+import { run as runCommand, type RunResult } from './run';
 
 export interface TestNode {
   node: DevNode;
@@ -37,17 +37,9 @@ export async function startTestNode(tag: string, options: { podCidr?: string } =
   };
 }
 
-export function run(
-  cmd: string,
-  args: string[],
-  timeoutMs = 30_000,
-): Promise<{ code: number; stdout: string; stderr: string }> {
-  return new Promise((resolve) => {
-    execFile(cmd, args, { timeout: timeoutMs, maxBuffer: 64 * 1024 * 1024 }, (error, stdout, stderr) => {
-      const code = error ? (typeof error.code === 'number' ? error.code : 1) : 0;
-      resolve({ code, stdout, stderr });
-    });
-  });
+/** Runs a command (30 s default timeout) and returns its exit code and output; never throws. */
+export function run(cmd: string, args: string[], timeoutMs = 30_000): Promise<RunResult> {
+  return runCommand(cmd, args, { timeoutMs });
 }
 
 /** Sum of n_packets of the flows in `table` whose text contains every fragment. */
