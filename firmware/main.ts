@@ -27,11 +27,20 @@ import { GatewayLink } from './cni/gateway-link';
 import { LocalApiServer } from './http/local-api';
 import { FlowReconciler } from './agent/flow-reconciler';
 import { PodLifecycle } from './agent/pod-lifecycle';
-import { Agent } from './agent/agent';
+import { Agent, TUNNEL_OFPORT } from './agent/agent';
 import type { NodeNetwork } from './core/pipeline/pipeline-flows';
 import { AgentQueryService } from './agent/agent-queries';
 import { BridgeAdapter } from './agent/bridge-adapter';
 import { PolicyService } from './agent/policy-service';
+import { enforcementResyncHook, PolicyEnforcer, type ConjunctionIdStore } from './agent/policy-enforcer';
+import { RejectResponder } from './agent/reject-responder';
+import { OpenFlowChannel } from './ovs/openflow-channel';
+import { OvsMeters } from './ovs/meters';
+import { packetInMeter } from './core/pipeline/controller-userdata';
+import type { LocalPodPorts } from './core/pipeline/rule-flows';
+
+/** This agent's OpenFlow connection id: Reject flows send packet-ins to it alone. */
+export const AGENT_CONTROLLER_ID = 0xae01;
 
 export const FIRMWARE_VERSION = '0.1.0';
 
@@ -88,6 +97,45 @@ export class Firmware {
     const gatewayIpCidr = `${formatIpv4(gatewayIpOf(podSubnet))}/${podSubnet.prefix}`;
     const gateway = new GatewayLink({ name: config.gatewayName, ipCidr: gatewayIpCidr, mtu: config.mtu });
     const bridgeAdapter = new BridgeAdapter(ovsdb, bridge);
+    const ovsEnv = { ...process.env, OVS_RUNDIR: config.ovsRunDir };
+    // Reject: packet-ins arrive on our own connection to the bridge's management socket, behind a meter.
+    const openflow = new OpenFlowChannel({
+      socketPath: path.join(config.ovsRunDir, `${config.bridgeName}.mgmt`),
+      controllerId: AGENT_CONTROLLER_ID,
+      logger: logger.child({ component: 'openflow' }),
+    });
+    openflow.start();
+    this.stoppers.push(openflow);
+    const rejects = new RejectResponder({
+      channel: openflow,
+      logger,
+      unroutablePorts: [TUNNEL_OFPORT],
+    });
+    rejects.start();
+    this.stoppers.push(rejects);
+    const meter = packetInMeter();
+    const meters = new OvsMeters({
+      bridge: config.bridgeName,
+      env: ovsEnv,
+      logger: logger.child({ component: 'meters' }),
+    });
+    const localPods = (): LocalPodPorts => {
+      const ports = new Map<string, { ofport: number; ip: string }>();
+      for (const pod of podRepo.list()) {
+        const ofport = pods.ofportOf(pod.containerId);
+        if (ofport !== undefined) ports.set(`${pod.namespace}/${pod.name}`, { ofport, ip: pod.ip });
+      }
+      return ports;
+    };
+    const enforcer = new PolicyEnforcer({
+      nodeName: config.nodeName,
+      policies,
+      localPods,
+      flows,
+      logger: logger.child({ component: 'enforcer' }),
+      packetIn: { controllerId: AGENT_CONTROLLER_ID, meterId: meter.meterId },
+      conjunctionIds: new JsonConjunctionIdFile(path.join(config.dataDir, 'policy-conjunction-ids.json')),
+    });
     const pods = new PodLifecycle({
       podSubnet,
       mtu: config.mtu,
@@ -100,7 +148,17 @@ export class Firmware {
       ips: new IpAllocationRepository(db),
       flows,
       logger: logger.child({ component: 'pods' }),
-      events: policies,
+      // The controller learns the pod first (group membership), then the enforcer recomputes with its port.
+      events: {
+        podAdded: (pod) => {
+          policies.podAdded(pod);
+          enforcer.podsChanged();
+        },
+        podRemoved: (pod) => {
+          policies.podRemoved(pod);
+          enforcer.podsChanged();
+        },
+      },
     });
     const agent: Agent = new Agent({
       config,
@@ -109,9 +167,11 @@ export class Firmware {
       gateway,
       flows,
       pods,
+      resyncHooks: [enforcementResyncHook({ enforcer, meters, meter })],
     });
     await agent.start();
     this.stoppers.push(agent);
+    this.stoppers.push(enforcer);
 
     const cni = new CniServer({
       socketPath: config.cniSocket,
@@ -130,6 +190,8 @@ export class Firmware {
       policies,
       bridge: bridgeAdapter,
       flowWriter,
+      realization: enforcer,
+      openflow,
     });
     const api = new LocalApiServer({
       socketPath: config.antctlSocket,
@@ -157,6 +219,28 @@ export class Firmware {
         this.logger.warn('stop failed', { error: err });
       }
     }
+  }
+}
+
+/** The enforcer's conjunction ids in a small JSON file next to the database, replaced atomically. */
+class JsonConjunctionIdFile implements ConjunctionIdStore {
+  constructor(private readonly file: string) {}
+
+  load(): ReadonlyMap<string, number> {
+    if (!fs.existsSync(this.file)) return new Map();
+    const parsed = JSON.parse(fs.readFileSync(this.file, 'utf8')) as { version?: number; ids?: unknown };
+    if (parsed.version !== 1 || typeof parsed.ids !== 'object' || parsed.ids === null) return new Map();
+    return new Map(
+      Object.entries(parsed.ids as Record<string, unknown>).filter((entry): entry is [string, number] =>
+        Number.isInteger(entry[1]),
+      ),
+    );
+  }
+
+  save(ids: ReadonlyMap<string, number>): void {
+    const tmp = `${this.file}.tmp`;
+    fs.writeFileSync(tmp, JSON.stringify({ version: 1, ids: Object.fromEntries(ids) }));
+    fs.renameSync(tmp, this.file);
   }
 }
 

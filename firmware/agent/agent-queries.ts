@@ -14,6 +14,7 @@ import type {
   NetworkPolicyEvaluationQuery,
   NetworkPolicyEvaluationView,
   NetworkPolicyFilter,
+  NetworkPolicyRealization,
   NetworkPolicyView,
   PodLabelsView,
   OvsFlowFilter,
@@ -66,6 +67,10 @@ export interface AgentQueryDeps {
   >;
   bridge: { listPorts(): Promise<PodPortInfo[]>; getOvsVersion(): Promise<string> };
   flowWriter: FlowDumper;
+  /** Realization of each policy by uid (the enforcer); absent when this agent does not enforce. */
+  realization?: { status(uid: string): NetworkPolicyRealization | undefined };
+  /** The agent's OpenFlow connection, for agentinfo's OpenflowConnectionUp. */
+  openflow?: { readonly isConnected: boolean };
 }
 
 const FULL_COOKIE_MASK = 0xff000000ffffffffn;
@@ -100,7 +105,12 @@ export class AgentQueryService implements AgentQueries, AgentCommands, PolicyQue
   }
 
   networkPolicies(filter: NetworkPolicyFilter): Promise<NetworkPolicyView[]> {
-    return policyCall(() => this.deps.policies.networkPolicies(filter));
+    return policyCall(() =>
+      this.deps.policies.networkPolicies(filter).map((policy): NetworkPolicyView => {
+        const realization = this.deps.realization?.status(policy.uid);
+        return realization === undefined ? policy : { ...policy, realization };
+      }),
+    );
   }
 
   addressGroups(filter: GroupFilter): Promise<AddressGroupView[]> {
@@ -186,6 +196,7 @@ export class AgentQueryService implements AgentQueries, AgentCommands, PolicyQue
       ovsVersion: await this.deps.bridge.getOvsVersion().catch(() => 'unknown'),
       bridgeName: this.deps.config.bridgeName,
       flowsPerTable,
+      ...(this.deps.openflow ? { openflowConnectionUp: this.deps.openflow.isConnected } : {}),
     };
   }
 }

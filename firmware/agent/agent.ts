@@ -4,6 +4,7 @@ import type { FirmwareConfig } from '../core/config';
 import { formatIpv4, gatewayIpOf, parseCidr } from '../core/ipam/ipv4';
 import type { Logger } from '../core/logger';
 import { pipelineFlows, type NodeNetwork } from '../core/pipeline/pipeline-flows';
+import type { FlowPlan } from '../core/plan/flow-plan';
 import type { FlowReconciler } from './flow-reconciler';
 import type { PodLifecycle, PodPortInfo } from './pod-lifecycle';
 
@@ -31,6 +32,19 @@ export interface AgentGateway {
   configure(): Promise<void>;
 }
 
+/**
+ * Work around every full resync (start-up and the replay after an ovs-vswitchd restart), so both take the same
+ * path: `beforeResync` writes what the flows depend on (the packet-in meter: a bundle with a flow using a missing
+ * meter fails whole) and stages flows that must be desired before the first diff (policy flows: a restart must
+ * not delete and re-add them); `afterResync` learns that they are in OVS.
+ */
+export interface ResyncHook {
+  beforeResync(reason: ResyncReason): Promise<void>;
+  afterResync?(reason: ResyncReason): void;
+}
+
+export type ResyncReason = 'start' | 'vswitchd-restart';
+
 export interface AgentDeps {
   config: FirmwareConfig;
   logger: Logger;
@@ -38,6 +52,8 @@ export interface AgentDeps {
   gateway: AgentGateway;
   flows: FlowReconciler;
   pods: PodLifecycle;
+  /** Run in order around every full resync. */
+  resyncHooks?: readonly ResyncHook[];
 }
 
 export type AgentStatus = 'Starting' | 'Healthy' | 'Unhealthy';
@@ -93,7 +109,7 @@ export class Agent {
     };
     flows.stage('pipeline', pipelineFlows(this.network));
     const restored = await pods.restore();
-    const plan = await flows.resync();
+    const plan = await this.resync('start');
     logger.info('agent started', {
       node: config.nodeName,
       podCidr: config.podCidr,
@@ -121,14 +137,22 @@ export class Agent {
     return this.replaying;
   }
 
+  private async resync(reason: ResyncReason): Promise<FlowPlan> {
+    const hooks = this.deps.resyncHooks ?? [];
+    for (const hook of hooks) await hook.beforeResync(reason);
+    const plan = await this.deps.flows.resync();
+    for (const hook of hooks) hook.afterResync?.(reason);
+    return plan;
+  }
+
   private async replayAfterVswitchdRestart(): Promise<void> {
-    const { gateway, flows, logger } = this.deps;
+    const { gateway, logger } = this.deps;
     this.restarts++;
     logger.warn('ovs-vswitchd restarted: replaying flows and gateway address');
     try {
       await this.deps.bridge.setInterfaceMac(this.deps.config.gatewayName, this.node().gatewayMac);
       await gateway.configure();
-      await flows.resync();
+      await this.resync('vswitchd-restart');
       this.status = 'Healthy';
     } catch (err) {
       this.status = 'Unhealthy';

@@ -21,6 +21,7 @@ const OWNED_CATEGORIES = new Set<number>([
   CookieCategory.Tunnel,
   CookieCategory.Pod,
   CookieCategory.Node,
+  CookieCategory.Policy,
 ]);
 
 export class FlowReconciler {

@@ -1334,13 +1334,23 @@ export function agentInfoTable(info: AgentInfoView): TableData {
 }
 
 /** Antrea's columns; NAME is the control plane policy's name, its UID. */
+/** Antrea's columns first; REALIZED (ours) only when the agent reports realization. */
 export function networkPolicyTable(views: readonly NetworkPolicyView[]): TableData {
+  const withRealization = views.some((view) => view.realization !== undefined);
   return {
-    columns: ['NAME', 'APPLIED-TO', 'RULES', 'SOURCE', 'TIER-PRIORITY', 'PRIORITY'],
+    columns: [
+      'NAME',
+      'APPLIED-TO',
+      'RULES',
+      'SOURCE',
+      'TIER-PRIORITY',
+      'PRIORITY',
+      ...(withRealization ? ['REALIZED'] : []),
+    ],
     rows: views.map((view) => {
       const appliedTo = new Set(view.appliedToGroups);
       for (const rule of view.rules) for (const group of rule.appliedToGroups) appliedTo.add(group);
-      return [
+      const row = [
         view.uid,
         summarizeList([...appliedTo]),
         String(view.rules.length),
@@ -1348,8 +1358,17 @@ export function networkPolicyTable(views: readonly NetworkPolicyView[]): TableDa
         view.tierPriority === undefined ? '' : String(view.tierPriority),
         view.priority === undefined ? '' : String(view.priority),
       ];
+      if (withRealization) row.push(realizationText(view.realization));
+      return row;
     }),
   };
+}
+
+function realizationText(realization: NetworkPolicyView['realization']): string {
+  if (realization === undefined) return '';
+  return realization.realized
+    ? 'true'
+    : `false (${realization.realizedGeneration}/${realization.generation})`;
 }
 
 /** Antrea's NetworkPolicyReference.ToString: `Type:namespace/name`, or `Type:name` for cluster policies. */

@@ -33,6 +33,8 @@ export interface AgentInfoView {
   bridgeName: string;
   /** Keyed by table name, e.g. `{ Classification: 3 }`. */
   flowsPerTable: Record<string, number>;
+  /** AntreaAgentInfo's OpenflowConnectionUp: the agent's own OpenFlow connection (packet-ins) is up. */
+  openflowConnectionUp?: boolean;
 }
 
 export interface PodInterfaceFilter {
@@ -73,8 +75,20 @@ export interface AgentCommands {
 
 // ---- network policy (the controller's view, standalone mode) ----
 
-/** Control plane NetworkPolicies are shown as the controller computed them (Antrea's controlplane shape). */
-export type NetworkPolicyView = InternalNetworkPolicy;
+/** Whether a policy's latest change is enforced by this node's OVS (its flows are installed). */
+export interface NetworkPolicyRealization {
+  /** Sequence number of the last change that touched the policy (the policy or a group it uses). */
+  generation: number;
+  /** The generation whose flows are in OVS; 0 before the first. */
+  realizedGeneration: number;
+  realized: boolean;
+}
+
+/**
+ * Control plane NetworkPolicies are shown as the controller computed them (Antrea's controlplane shape), plus
+ * `realization` when the agent enforces policies.
+ */
+export type NetworkPolicyView = InternalNetworkPolicy & { realization?: NetworkPolicyRealization };
 export type AddressGroupView = AddressGroup;
 export type AppliedToGroupView = AppliedToGroup;
 
