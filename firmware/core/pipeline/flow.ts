@@ -2,6 +2,7 @@
 // --no-names` prints (OVS 3.1), so a desired flow and the installed one compare equal as strings. The builder
 // therefore emits match fields in the order OVS's match_format() prints them and actions in their OpenFlow 1.3
 // printed form (e.g. `mod_dl_src:` comes back from OVS as `set_field:<mac>->eth_src`, so that is what we emit).
+import { formatIpv4, parseCidr, parseIpv4 as parseIpv4Address, type Ipv4Cidr } from '../ipam/ipv4';
 import type { TableDef } from './tables';
 
 export interface Flow {
@@ -230,34 +231,23 @@ export function formatMove(src: string, dst: string, srcRange?: BitRange, dstRan
 // Value parsing and validation. Every value ends up in a line of a bundle file, so nothing may smuggle in a
 // comma, space or newline.
 
+// IPv4 parsing lives in ../ipam/ipv4; here its errors become FlowBuildErrors, and a bare address is a /32.
+export { formatIpv4, type Ipv4Cidr };
+
 export function parseIpv4(ip: string): number {
-  const m = /^(\d{1,3})\.(\d{1,3})\.(\d{1,3})\.(\d{1,3})$/.exec(ip);
-  const octets = m ? m.slice(1).map((o) => Number.parseInt(o, 10)) : [];
-  if (octets.length !== 4 || octets.some((o) => o > 255)) {
+  try {
+    return parseIpv4Address(ip);
+  } catch {
     throw new FlowBuildError('INVALID_VALUE', `invalid IPv4 address ${JSON.stringify(ip)}`);
   }
-  return octets.reduce((acc, o) => acc * 256 + o, 0);
-}
-
-export function formatIpv4(value: number): string {
-  return [24, 16, 8, 0].map((shift) => Math.floor(value / 2 ** shift) % 256).join('.');
-}
-
-export interface Ipv4Cidr {
-  /** Network address (host bits cleared). */
-  network: number;
-  prefix: number;
 }
 
 export function parseIpv4Cidr(text: string): Ipv4Cidr {
-  const [ip = '', prefixText, extra] = text.split('/');
-  if (extra !== undefined) throw new FlowBuildError('INVALID_VALUE', `invalid CIDR ${JSON.stringify(text)}`);
-  const prefix = prefixText === undefined ? 32 : Number(prefixText);
-  if (!/^\d{1,2}$/.test(prefixText ?? '32') || prefix > 32) {
-    throw new FlowBuildError('INVALID_VALUE', `invalid prefix length in ${JSON.stringify(text)}`);
+  try {
+    return parseCidr(text.includes('/') ? text : `${text}/32`);
+  } catch (err) {
+    throw new FlowBuildError('INVALID_VALUE', err instanceof Error ? err.message : `invalid CIDR ${text}`);
   }
-  const mask = prefix === 0 ? 0 : (0xffff_ffff << (32 - prefix)) >>> 0;
-  return { network: (parseIpv4(ip) & mask) >>> 0, prefix };
 }
 
 /** OVS's form of an IPv4 match value: `10.0.0.0/24`, or the bare address for /32. */
