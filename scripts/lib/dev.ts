@@ -3,41 +3,14 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { execFileSync } from 'node:child_process';
 import { DevNode, REPO_DIR, deleteNetns } from './dev-node';
-import { parseContainerPort, SimPods, splitRef, type SimPodSpec } from './sim-pods';
+import { parseContainerPort, SimPods, splitRef } from './sim-pods';
+import { SEED_PODS } from './seed';
 import type { ContainerPort } from '../../firmware/core/api/types';
 import { LocalApiClient } from '../../firmware/http/local-api';
 
 const HOME = process.env['ANTREA_EDGE_HOME'] ?? path.join(REPO_DIR, '.run');
 const NODE_NS = process.env['ANTREA_EDGE_NODE_NS'] ?? 'antrea-edge-node';
 const POD_NETNS_PREFIX = 'ae';
-
-const NGINX_PORTS: ContainerPort[] = [{ name: 'http', containerPort: 80, protocol: 'TCP' }];
-
-export const SEED_PODS: SimPodSpec[] = [
-  {
-    namespace: 'default',
-    name: 'nginx-deployment-cc7df4f8f-69cm2',
-    labels: { app: 'nginx' },
-    ports: NGINX_PORTS,
-    httpPort: 80,
-  },
-  {
-    namespace: 'default',
-    name: 'nginx-deployment-cc7df4f8f-ms5jm',
-    labels: { app: 'nginx' },
-    ports: NGINX_PORTS,
-    httpPort: 80,
-  },
-  {
-    namespace: 'default',
-    name: 'nginx-deployment-cc7df4f8f-pcn79',
-    labels: { app: 'nginx' },
-    ports: NGINX_PORTS,
-    httpPort: 80,
-  },
-  { namespace: 'default', name: 'ch-busybox', labels: { run: 'ch-busybox' } },
-  { namespace: 'cassandra', name: 'cassandra-1', labels: { app: 'cassandra' } },
-];
 
 function devNode(detach: boolean): DevNode {
   return new DevNode({ home: HOME, nodeNs: NODE_NS, compiled: true, detach });

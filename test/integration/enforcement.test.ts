@@ -10,32 +10,15 @@ import * as path from 'node:path';
 import { parse as parseYaml } from 'yaml';
 import { run, startTestNode, type TestNode } from '../support/sim-cluster';
 import type { AgentInfoView, NetworkPolicyView } from '../../firmware/core/antctl/views';
+import { NGINX_ALLOW_EXAMPLE, SEED_NGINX_PODS, SEED_PODS } from '../../scripts/lib/seed';
 
-const HTTP_PORT = [{ name: 'http', containerPort: 80, protocol: 'TCP' as const }];
-const NGINX = [
-  'nginx-deployment-cc7df4f8f-69cm2',
-  'nginx-deployment-cc7df4f8f-ms5jm',
-  'nginx-deployment-cc7df4f8f-pcn79',
-];
+const NGINX = SEED_NGINX_PODS;
 const BUSYBOX = 'default/ch-busybox';
 const CASSANDRA = 'cassandra/cassandra-1';
 const nginx = (i: number): string => `default/${NGINX[i] ?? ''}`;
 
-const NGINX_ALLOW_YAML = `apiVersion: networking.k8s.io/v1
-kind: NetworkPolicy
-metadata:
-  name: nginx-allow
-  namespace: default
-spec:
-  podSelector:
-    matchLabels:
-      app: nginx
-  ingress:
-  - from:
-    - podSelector:
-        matchLabels:
-          app: nginx
-`;
+// The seed's step 2 policy as shipped for users (asserted equal to shared/conformance/seed-cases.json below).
+const NGINX_ALLOW_YAML = fs.readFileSync(NGINX_ALLOW_EXAMPLE, 'utf8');
 
 const cassandraAllow = (port: number): string => `apiVersion: networking.k8s.io/v1
 kind: NetworkPolicy
@@ -234,17 +217,7 @@ describe('policy enforcement on a real node', function () {
     t = await startTestNode('enf');
     connectScript = path.join(t.home, 'connect.js');
     fs.writeFileSync(connectScript, CONNECT_JS);
-    for (const name of NGINX) {
-      await t.pods.add({
-        namespace: 'default',
-        name,
-        labels: { app: 'nginx' },
-        ports: HTTP_PORT,
-        httpPort: 80,
-      });
-    }
-    await t.pods.add({ namespace: 'default', name: 'ch-busybox', labels: { run: 'ch-busybox' } });
-    await t.pods.add({ namespace: 'cassandra', name: 'cassandra-1', labels: { app: 'cassandra' } });
+    for (const spec of SEED_PODS) await t.pods.add(spec);
   });
 
   after(async () => {

@@ -10,31 +10,13 @@ import { parse as parseYaml } from 'yaml';
 import { startTestNode, type TestNode } from '../support/sim-cluster';
 import { LocalApiClient } from '../../firmware/http/local-api';
 import type { NetworkPolicyEvaluationView, NetworkPolicyView } from '../../firmware/core/antctl/views';
+import { NGINX_ALLOW_EXAMPLE, SEED_NGINX_PODS, SEED_PODS } from '../../scripts/lib/seed';
 
-const HTTP_PORT = [{ name: 'http', containerPort: 80, protocol: 'TCP' as const }];
-const NGINX = [
-  'nginx-deployment-cc7df4f8f-69cm2',
-  'nginx-deployment-cc7df4f8f-ms5jm',
-  'nginx-deployment-cc7df4f8f-pcn79',
-];
+const NGINX = SEED_NGINX_PODS;
 const NGINX_0 = `default/${NGINX[0] ?? ''}`;
 
-// The seed's step 2 policy (shared/conformance/seed-cases.json), as a user would write it.
-const NGINX_ALLOW_YAML = `apiVersion: networking.k8s.io/v1
-kind: NetworkPolicy
-metadata:
-  name: nginx-allow
-  namespace: default
-spec:
-  podSelector:
-    matchLabels:
-      app: nginx
-  ingress:
-  - from:
-    - podSelector:
-        matchLabels:
-          app: nginx
-`;
+// The seed's step 2 policy as shipped for users (asserted equal to shared/conformance/seed-cases.json below).
+const NGINX_ALLOW_YAML = fs.readFileSync(NGINX_ALLOW_EXAMPLE, 'utf8');
 
 // Named port "http" resolves to each nginx pod's container port 80 (carried by CNI_ARGS K8S_POD_PORTS).
 const FROM_DB_YAML = `apiVersion: networking.k8s.io/v1
@@ -141,17 +123,7 @@ describe('policy service on a real node', function () {
 
   before(async () => {
     t = await startTestNode('ps');
-    for (const name of NGINX) {
-      await t.pods.add({
-        namespace: 'default',
-        name,
-        labels: { app: 'nginx' },
-        ports: HTTP_PORT,
-        httpPort: 80,
-      });
-    }
-    await t.pods.add({ namespace: 'default', name: 'ch-busybox', labels: { run: 'ch-busybox' } });
-    await t.pods.add({ namespace: 'cassandra', name: 'cassandra-1', labels: { app: 'cassandra' } });
+    for (const spec of SEED_PODS) await t.pods.add(spec);
   });
 
   after(async () => {
@@ -318,7 +290,7 @@ describe('policy service on a real node', function () {
       namespace: 'default',
       name: 'late-nginx',
       labels: { app: 'nginx' },
-      ports: HTTP_PORT,
+      ports: [{ name: 'http', containerPort: 80, protocol: 'TCP' }],
     });
     const group = async (): Promise<string[]> => {
       const run = await antctl(['get', 'atg', listed[0]?.appliedToGroups[0] ?? '', '-o', 'json']);

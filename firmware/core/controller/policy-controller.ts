@@ -725,13 +725,7 @@ export class PolicyController {
     if (existing) return existing;
     const group = new AppliedToGroupRecord(ref, this.markDirty);
     this.appliedToGroupRecords.set(ref.name, group);
-    if (ref.kind === 'selector') {
-      group.source = this.membership.acquire(ref.selector, group);
-    } else {
-      const source = this.acquireSourceRecord(ref);
-      group.source = source;
-      source.subscribe(group);
-    }
+    this.attachSource(group, ref);
     this.dirtyAppliedToGroups.add(group);
     return group;
   }
@@ -740,13 +734,7 @@ export class PolicyController {
     group.alive = false;
     this.appliedToGroupRecords.delete(group.ref.name);
     this.droppedAppliedToGroups.add(group.ref.name);
-    const source = group.source;
-    if (source instanceof SourceGroupRecord) {
-      source.unsubscribe(group, false);
-      this.releaseSourceRecord(source);
-    } else if (source) {
-      this.membership.release(source as SelectorItem, group, false);
-    }
+    this.detachSource(group);
   }
 
   private acquireAddressGroup(ref: GroupRef): AddressGroupRecord {
@@ -754,14 +742,7 @@ export class PolicyController {
     if (existing) return existing;
     const group = new AddressGroupRecord(ref, this.markDirty);
     this.addressGroupRecords.set(ref.name, group);
-    if (ref.kind === 'selector') {
-      group.source = this.membership.acquire(ref.selector, group);
-    } else {
-      const source = this.acquireSourceRecord(ref);
-      group.source = source;
-      group.sourceRecord = source;
-      source.subscribe(group);
-    }
+    group.sourceRecord = this.attachSource(group, ref);
     this.dirtyAddressGroups.add(group);
     return group;
   }
@@ -770,6 +751,25 @@ export class PolicyController {
     group.alive = false;
     this.addressGroupRecords.delete(group.ref.name);
     this.droppedAddressGroups.add(group.ref.name);
+    this.detachSource(group);
+  }
+
+  /** Connects a new group to what feeds its members: a shared selector, or a ClusterGroup/Group record. */
+  private attachSource(
+    group: AppliedToGroupRecord | AddressGroupRecord,
+    ref: GroupRef,
+  ): SourceGroupRecord | undefined {
+    if (ref.kind === 'selector') {
+      group.source = this.membership.acquire(ref.selector, group);
+      return undefined;
+    }
+    const source = this.acquireSourceRecord(ref);
+    group.source = source;
+    source.subscribe(group);
+    return source;
+  }
+
+  private detachSource(group: AppliedToGroupRecord | AddressGroupRecord): void {
     const source = group.source;
     if (source instanceof SourceGroupRecord) {
       source.unsubscribe(group, false);
