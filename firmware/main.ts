@@ -29,15 +29,29 @@ import { FlowReconciler } from './agent/flow-reconciler';
 import { PodLifecycle } from './agent/pod-lifecycle';
 import { Agent, TUNNEL_OFPORT } from './agent/agent';
 import type { NodeNetwork } from './core/pipeline/pipeline-flows';
-import { AgentQueryService } from './agent/agent-queries';
+import { AgentQueryService, RevalidatorWait } from './agent/agent-queries';
 import { BridgeAdapter } from './agent/bridge-adapter';
 import { PolicyService } from './agent/policy-service';
 import { enforcementResyncHook, PolicyEnforcer, type ConjunctionIdStore } from './agent/policy-enforcer';
 import { RejectResponder } from './agent/reject-responder';
+import { AuditLogger, RotatingLogFile, npLogPath } from './agent/audit-log';
+import { AuditLogRepository } from './store/audit-repository';
 import { OpenFlowChannel } from './ovs/openflow-channel';
 import { OvsMeters } from './ovs/meters';
 import { packetInMeter } from './core/pipeline/controller-userdata';
 import type { LocalPodPorts } from './core/pipeline/rule-flows';
+import {
+  ConsoleSession,
+  DEFAULT_CONSOLE_USER,
+  LoginBackoff,
+  type ConsoleBackend,
+} from './core/console/session';
+import { SerialConsole } from './console/serial-console';
+import { PasswordAccounts } from './console/password-accounts';
+import { LocalHostFacts } from './console/host-facts';
+import { SimulatedPowerControl, SystemPowerControl } from './console/power-control';
+import { nodeConsoleTimers } from './console/console-timers';
+import { UserRepository } from './store/user-repository';
 
 /** This agent's OpenFlow connection id: Reject flows send packet-ins to it alone. */
 export const AGENT_CONTROLLER_ID = 0xae01;
@@ -133,9 +147,26 @@ export class Firmware {
       localPods,
       flows,
       logger: logger.child({ component: 'enforcer' }),
-      packetIn: { controllerId: AGENT_CONTROLLER_ID, meterId: meter.meterId },
+      packetIn: {
+        controllerId: AGENT_CONTROLLER_ID,
+        meterId: meter.meterId,
+        auditDefaultDrops: config.policy.auditDefaultDrops,
+      },
       conjunctionIds: new JsonConjunctionIdFile(path.join(config.dataDir, 'policy-conjunction-ids.json')),
     });
+    // Audit logging (enableLogging, and default drops when configured): packet-ins on the same OpenFlow channel
+    // become np.log lines and audit_log rows; stopped before the database closes, so pending entries are kept.
+    const auditLog = new AuditLogRepository(db);
+    const audit = new AuditLogger({
+      channel: openflow,
+      rules: enforcer,
+      localPods,
+      file: new RotatingLogFile({ file: npLogPath(config.dataDir) }),
+      store: auditLog,
+      logger,
+    });
+    audit.start();
+    this.stoppers.push(audit);
     const pods = new PodLifecycle({
       podSubnet,
       mtu: config.mtu,
@@ -192,16 +223,22 @@ export class Firmware {
       flowWriter,
       realization: enforcer,
       openflow,
+      policyFlows: enforcer,
+      flowCounters: new RevalidatorWait({ ovsRunDir: config.ovsRunDir, env: ovsEnv }),
     });
     const api = new LocalApiServer({
       socketPath: config.antctlSocket,
       queries,
       commands: queries,
       policies: queries,
+      stats: queries,
+      auditLog,
       logger: logger.child({ component: 'local-api' }),
     });
     await api.start();
     this.stoppers.push(api);
+    // Last: the console never delays enforcement, and a missing device only means retries.
+    if (config.console.device !== undefined) this.startConsole(config.console.device, db, podRepo, queries);
     logger.info('antrea-edge ready', {
       version: FIRMWARE_VERSION,
       mode: config.mode,
@@ -209,6 +246,46 @@ export class Firmware {
       cniSocket: config.cniSocket,
       antctlSocket: config.antctlSocket,
     });
+  }
+
+  private startConsole(
+    device: string,
+    db: StoreDatabase,
+    pods: PodRepository,
+    backend: ConsoleBackend,
+  ): void {
+    const { config } = this;
+    const logger = this.logger.child({ component: 'console' });
+    const accounts = new PasswordAccounts({
+      users: new UserRepository(db),
+      accountNames: [DEFAULT_CONSOLE_USER],
+      logger,
+    });
+    const power =
+      config.board.name === 'sim' ? new SimulatedPowerControl(logger) : new SystemPowerControl(logger);
+    const host = new LocalHostFacts();
+    const backoff = new LoginBackoff();
+    const serial = new SerialConsole({
+      device,
+      baudRate: config.console.baudRate,
+      logger,
+      createSession: (write) =>
+        new ConsoleSession({
+          write,
+          backend,
+          labels: { podLabels: (namespace, name) => Promise.resolve(pods.byName(namespace, name)?.labels) },
+          accounts,
+          power,
+          host,
+          board: config.board,
+          firmwareVersion: FIRMWARE_VERSION,
+          timers: nodeConsoleTimers,
+          logger,
+          backoff,
+        }),
+    });
+    serial.start();
+    this.stoppers.push(serial);
   }
 
   async stop(): Promise<void> {

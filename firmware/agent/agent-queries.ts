@@ -1,5 +1,8 @@
 // Answers antctl's questions from the agent's state, the store, the policy service and OVS. Policy service
 // failures become ApiErrors here, in one place (toApiError).
+import { execFile } from 'node:child_process';
+import * as fs from 'node:fs';
+import * as path from 'node:path';
 import { ApiError } from '../core/antctl/api-error';
 import type {
   AddressGroupView,
@@ -15,7 +18,12 @@ import type {
   NetworkPolicyEvaluationView,
   NetworkPolicyFilter,
   NetworkPolicyRealization,
+  NetworkPolicyStatsFilter,
+  NetworkPolicyStatsView,
   NetworkPolicyView,
+  PolicyRef,
+  PolicyStatsQueries,
+  RuleStatsView,
   PodLabelsView,
   OvsFlowFilter,
   PodInterfaceFilter,
@@ -24,7 +32,19 @@ import type {
   PolicyQueries,
 } from '../core/antctl/views';
 import type { FirmwareConfig } from '../core/config';
-import { CookieCategory, makeCookie } from '../core/pipeline/flow';
+import type { InternalNetworkPolicy } from '../core/controller/internal-types';
+import { CookieCategory, cookieScope, makeCookie, parseDumpFlowsLine } from '../core/pipeline/flow';
+import {
+  allConjunctionIds,
+  compareFlowsInTableOrder,
+  flowRealizes,
+  networkPolicyStats,
+  parseCountedFlow,
+  policyConjunctionIds,
+  ruleCounts,
+  type CountedFlow,
+  type GroupMemberRef,
+} from '../core/stats/policy-stats';
 import { PIPELINE_TABLES, resolveTable, tableById } from '../core/pipeline/tables';
 import type { InstalledFlow } from '../ovs/flow-writer';
 import type { PodRecord } from '../store/pod-repository';
@@ -71,11 +91,22 @@ export interface AgentQueryDeps {
   realization?: { status(uid: string): NetworkPolicyRealization | undefined };
   /** The agent's OpenFlow connection, for agentinfo's OpenflowConnectionUp. */
   openflow?: { readonly isConnected: boolean };
+  /**
+   * The enforcer's conjunction ids by rule flow key (PolicyEnforcer.conjunctionIds): which flows and counters
+   * belong to which rule. Absent when this agent does not enforce: stats and `ovsflows --networkpolicy` answer 503.
+   */
+  policyFlows?: { conjunctionIds(): ReadonlyMap<string, number> };
+  /** Brings flow counters up to date before they are read (OVS credits them lazily); best effort. */
+  flowCounters?: { settle(): Promise<void> };
+  /** Milliseconds since the epoch; the stats' "created at" is derived from flow ages. */
+  now?: () => number;
 }
 
 const FULL_COOKIE_MASK = 0xff000000ffffffffn;
 
-export class AgentQueryService implements AgentQueries, AgentCommands, PolicyQueries, PolicyCommands {
+export class AgentQueryService
+  implements AgentQueries, AgentCommands, PolicyQueries, PolicyCommands, PolicyStatsQueries
+{
   constructor(private readonly deps: AgentQueryDeps) {}
 
   /** Standalone mode: the store is the source of truth for pod labels; the policy controller follows it. */
@@ -150,6 +181,9 @@ export class AgentQueryService implements AgentQueries, AgentCommands, PolicyQue
   }
 
   async ovsFlows(filter: OvsFlowFilter): Promise<string[]> {
+    if (filter.networkPolicy !== undefined && filter.pod !== undefined) {
+      throw new ApiError('BadRequest', 'give either a Pod or a NetworkPolicy, not both');
+    }
     let table: number | undefined;
     if (filter.table !== undefined) {
       const resolved = resolveTable(filter.table);
@@ -160,6 +194,12 @@ export class AgentQueryService implements AgentQueries, AgentCommands, PolicyQue
         );
       }
       table = resolved.id;
+    }
+    if (filter.networkPolicy !== undefined) {
+      const ref: PolicyRef = { name: filter.networkPolicy };
+      if (filter.namespace !== undefined) ref.namespace = filter.namespace;
+      if (filter.type !== undefined) ref.type = filter.type;
+      return this.policyFlowLines(ref, table);
     }
     if (filter.pod !== undefined) {
       const namespace = filter.namespace ?? 'default';
@@ -175,6 +215,121 @@ export class AgentQueryService implements AgentQueries, AgentCommands, PolicyQue
       });
     }
     return this.deps.flowWriter.dumpFlowsText({ table, names: true });
+  }
+
+  /**
+   * Every flow realizing the policy on this node (its rules' action and clause flows, shared clause flows, and for
+   * Kubernetes policies the isolation drops of its local pods) as dump-flows prints them, in table order.
+   */
+  private async policyFlowLines(ref: PolicyRef, table: number | undefined): Promise<string[]> {
+    const conjIds = this.conjunctionIds();
+    const policy = await this.resolvePolicy(ref);
+    const ids = allConjunctionIds(policyConjunctionIds(policy, conjIds, await this.groupMembers(policy)));
+    if (ids.size === 0) {
+      throw new ApiError(
+        'NotFound',
+        `${describePolicy(policy)} has no flows on this node: it applies to no Pod of node ${this.deps.config.nodeName}`,
+      );
+    }
+    const lines = await this.deps.flowWriter.dumpFlowsText({
+      ...cookieScope(CookieCategory.Policy),
+      table,
+      names: false,
+    });
+    const flows = lines.flatMap((text) => {
+      const parsed = parseDumpFlowsLine(text);
+      return parsed && flowRealizes(parsed, ids) ? [{ ...parsed, text }] : [];
+    });
+    if (flows.length === 0 && table === undefined) {
+      throw new ApiError(
+        'NotFound',
+        `${describePolicy(policy)} has no flows installed on this node yet; is it realized? (antctl get networkpolicy)`,
+      );
+    }
+    return flows.sort(compareFlowsInTableOrder).map((f) => f.text);
+  }
+
+  async networkPolicyStats(filter: NetworkPolicyStatsFilter): Promise<NetworkPolicyStatsView[]> {
+    const conjIds = this.conjunctionIds();
+    const policies = await policyCall(() => this.deps.policies.networkPolicies(filter));
+    const flows = await this.countedPolicyFlows();
+    const now = this.now();
+    const views: NetworkPolicyStatsView[] = [];
+    for (const policy of policies) {
+      const ids = policyConjunctionIds(policy, conjIds, await this.groupMembers(policy));
+      views.push(networkPolicyStats(policy, ruleCounts(ids, flows, now)));
+    }
+    return views;
+  }
+
+  /** One policy's rules with their counts on this node; see core/stats/policy-stats.ts for what is counted. */
+  async ruleStats(ref: PolicyRef): Promise<RuleStatsView[]> {
+    const conjIds = this.conjunctionIds();
+    const policy = await this.resolvePolicy(ref);
+    const ids = policyConjunctionIds(policy, conjIds, await this.groupMembers(policy));
+    return ruleCounts(ids, await this.countedPolicyFlows(), this.now());
+  }
+
+  private conjunctionIds(): ReadonlyMap<string, number> {
+    if (!this.deps.policyFlows) {
+      throw new ApiError(
+        'Unavailable',
+        'this agent does not enforce network policies: it has no policy flows',
+      );
+    }
+    return this.deps.policyFlows.conjunctionIds();
+  }
+
+  private now(): number {
+    return this.deps.now ? this.deps.now() : Date.now();
+  }
+
+  private async countedPolicyFlows(): Promise<CountedFlow[]> {
+    // Stale counters are still counters: a failed refresh only makes them lag by up to a revalidation round.
+    await this.deps.flowCounters?.settle().catch(() => undefined);
+    const lines = await this.deps.flowWriter.dumpFlowsText({
+      ...cookieScope(CookieCategory.Policy),
+      names: false,
+    });
+    return lines.flatMap((line) => parseCountedFlow(line) ?? []);
+  }
+
+  /**
+   * The one policy `ref` names. Without a namespace only cluster-scoped policies (or a control plane uid) match,
+   * as in Antrea; a name that several kinds share in a Namespace needs `type`.
+   */
+  private async resolvePolicy(ref: PolicyRef): Promise<InternalNetworkPolicy> {
+    const filter: NetworkPolicyFilter = { name: ref.name };
+    if (ref.namespace !== undefined) filter.namespace = ref.namespace;
+    if (ref.type !== undefined) filter.type = ref.type;
+    const named = await policyCall(() => this.deps.policies.networkPolicies(filter));
+    const matching =
+      ref.namespace === undefined
+        ? named.filter((policy) => policy.uid === ref.name || policy.sourceRef.namespace === undefined)
+        : named;
+    const [policy, ...others] = matching;
+    if (policy === undefined) {
+      const namespaces = [...new Set(named.map((p) => p.sourceRef.namespace ?? ''))].sort().join(', ');
+      throw new ApiError(
+        'NotFound',
+        `no cluster-scoped networkpolicy "${ref.name}"; policies of that name exist in namespace(s) ${namespaces}: pass -n NAMESPACE`,
+      );
+    }
+    if (others.length > 0) {
+      const kinds = matching.map((p) => describePolicy(p)).join(', ');
+      throw new ApiError('BadRequest', `"${ref.name}" names several policies (${kinds}): pass --type`);
+    }
+    return policy;
+  }
+
+  /** Members of a Kubernetes policy's applied-to groups (their isolation drops are its flows too). */
+  private async groupMembers(
+    policy: InternalNetworkPolicy,
+  ): Promise<(group: string) => readonly GroupMemberRef[]> {
+    if (policy.sourceRef.type !== 'K8sNetworkPolicy') return () => [];
+    const groups = await this.appliedToGroups({});
+    const byName = new Map(groups.map((group) => [group.name, group.members]));
+    return (name) => byName.get(name) ?? [];
   }
 
   async agentInfo(): Promise<AgentInfoView> {
@@ -199,6 +354,12 @@ export class AgentQueryService implements AgentQueries, AgentCommands, PolicyQue
       ...(this.deps.openflow ? { openflowConnectionUp: this.deps.openflow.isConnected } : {}),
     };
   }
+}
+
+/** `K8sNetworkPolicy default/web`, `AntreaClusterNetworkPolicy deny-all`: how errors name a policy. */
+function describePolicy(policy: Pick<InternalNetworkPolicy, 'sourceRef'>): string {
+  const ref = policy.sourceRef;
+  return `${ref.type} ${ref.namespace === undefined ? '' : `${ref.namespace}/`}${ref.name}`;
 }
 
 function policyCall<T>(work: () => T): Promise<T> {
@@ -228,5 +389,38 @@ export function toApiError(error: unknown): Error {
         objectCount: error.objectCount,
         invalidObjects: error.failures.map((failure) => ({ ...failure, errors: [...failure.errors] })),
       });
+  }
+}
+
+/**
+ * `ovs-appctl revalidator/wait` on the running ovs-vswitchd: OVS credits flow counters lazily (revalidator rounds
+ * of up to ~500 ms), so counts read right after traffic would lag without it. The control socket is
+ * `<rundir>/ovs-vswitchd.ctl` when ovs-vswitchd was started with `--unixctl` (dev nodes), otherwise Debian's
+ * `<rundir>/ovs-vswitchd.<pid>.ctl`; ovs-appctl needs its absolute path.
+ */
+export class RevalidatorWait {
+  constructor(private readonly options: { ovsRunDir: string; env: NodeJS.ProcessEnv; timeoutMs?: number }) {}
+
+  async settle(): Promise<void> {
+    const target = await this.controlSocket();
+    await new Promise<void>((resolve, reject) => {
+      execFile(
+        'ovs-appctl',
+        ['-t', target, 'revalidator/wait'],
+        { env: this.options.env, timeout: this.options.timeoutMs ?? 5_000 },
+        (error) => {
+          if (error === null) resolve();
+          else reject(new Error(`ovs-appctl revalidator/wait failed: ${error.message}`));
+        },
+      );
+    });
+  }
+
+  private async controlSocket(): Promise<string> {
+    const runDir = path.resolve(this.options.ovsRunDir);
+    const fixed = path.join(runDir, 'ovs-vswitchd.ctl');
+    if (fs.existsSync(fixed)) return fixed;
+    const pid = (await fs.promises.readFile(path.join(runDir, 'ovs-vswitchd.pid'), 'utf8')).trim();
+    return path.join(runDir, `ovs-vswitchd.${pid}.ctl`);
   }
 }

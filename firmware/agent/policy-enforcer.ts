@@ -1,5 +1,7 @@
 // Makes OVS enforce the controller's policies on this node. Every policy change and every local pod change
-// recomputes this node's policy flows from the controller's snapshot, merges clause flows that rules share
+// recomputes this node's policy flows from the controller's snapshot (rules whose policy, groups, local pods and
+// placement are unchanged get their cached flows back, so a change costs about the rules it touches plus a
+// linear merge and diff over the installed flows), merges clause flows that rules share
 // (policy-flows.ts: they must be installed together over the whole Policy cookie category) and hands them to
 // the FlowReconciler as ONE owner, so each change is one diffed, atomic bundle and unchanged rules are left as
 // they are. Bursts coalesce: a change that arrives while a reconcile runs causes exactly one more. Failures are
@@ -17,6 +19,8 @@ import type { Logger } from '../core/logger';
 import {
   compilePolicyFlows,
   createPolicyFlowState,
+  describeConjunction,
+  type ConjunctionRule,
   mergeRuleFlows,
   type PolicyFlowState,
 } from '../core/pipeline/policy-flows';
@@ -224,10 +228,15 @@ export class PolicyEnforcer {
   private schedule(): void {
     this.dirty = true;
     if (!this.live || this.running || this.retryTimer) return;
-    this.running = this.loop().finally(() => {
-      this.running = undefined;
-      if (!this.busy()) this.releaseIdleWaiters();
-    });
+    // The computation starts on a later turn of the event loop: the change that scheduled it (an API request
+    // applying many objects, each one a notification) finishes and answers first, and all of its notifications
+    // are realized by one computation instead of one plus a second pass for the rest.
+    this.running = new Promise<void>((resolve) => setImmediate(resolve))
+      .then(() => this.loop())
+      .finally(() => {
+        this.running = undefined;
+        if (!this.busy()) this.releaseIdleWaiters();
+      });
   }
 
   private async loop(): Promise<void> {
@@ -346,6 +355,27 @@ export class PolicyEnforcer {
 
   private releaseIdleWaiters(): void {
     for (const resolve of this.idleWaiters.splice(0)) resolve();
+  }
+
+  /**
+   * The conjunction id of every key of the latest computation: rule flow keys (`<ruleKey>|<subKey>`) and isolation
+   * drops (`isolation/<In|Out>/<namespace>/<pod>`). antctl finds a rule's flows and counters by these ids.
+   */
+  conjunctionIds(): ReadonlyMap<string, number> {
+    const ids = new Map<string, number>();
+    for (const key of this.state.conjIds.keys()) {
+      const id = this.state.conjIds.idOf(key);
+      if (id !== undefined) ids.set(key, id);
+    }
+    return ids;
+  }
+
+  /**
+   * The rule (or isolation default drop) a conjunction id of this node's policy flows stands for, from the
+   * current state without recomputing: the audit logger names the rule of a packet-in with it.
+   */
+  conjunctionRule(conjId: number): ConjunctionRule | undefined {
+    return describeConjunction(this.options.policies.view().snapshot(), this.state, conjId);
   }
 }
 

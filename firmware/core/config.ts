@@ -32,6 +32,27 @@ export interface FirmwareConfig {
   cniSocket: string;
   antctlSocket: string;
   logLevel: 'debug' | 'info' | 'warn' | 'error';
+  policy: PolicyConfig;
+  console: ConsoleConfig;
+}
+
+export interface ConsoleConfig {
+  /** The serial device the console shell runs on; undefined: no console (e.g. the sim board without a pty). */
+  device?: string;
+  /** 8N1 at this rate. */
+  baudRate: number;
+}
+
+/** The sim board's console device: a pseudo-terminal whose path is only known at start (--console-device). */
+export const PTY_CONSOLE_DEVICE = 'pty';
+
+export interface PolicyConfig {
+  /**
+   * Audit-log the drops of pods that Kubernetes NetworkPolicies isolate (no rule allowed the packet), metered,
+   * with the policy reference `K8sNetworkPolicy`. Off by default: such drops can be most of an appliance's
+   * dropped traffic. Rules with enableLogging are logged either way.
+   */
+  auditDefaultDrops: boolean;
 }
 
 export class ConfigError extends Error {
@@ -53,6 +74,11 @@ Options:
   --data-dir DIR           where the SQLite store lives (default: /var/lib/antrea-edge)
   --run-dir DIR            where the CNI and antctl sockets live (default: /var/run/antrea-edge)
   --log-level LEVEL        debug|info|warn|error (default: info)
+  --audit-default-drops true|false
+                           audit-log drops of pods isolated by Kubernetes NetworkPolicies (default: false)
+  --console-device PATH|none
+                           serial console device (default: from the board profile; none: no console)
+  --console-baud N         serial console baud rate (default: from the board profile)
   -h, --help               show this help
 `;
 
@@ -67,6 +93,9 @@ const VALUE_OPTIONS = new Set([
   '--data-dir',
   '--run-dir',
   '--log-level',
+  '--audit-default-drops',
+  '--console-device',
+  '--console-baud',
 ]);
 
 export function parseOptions(argv: string[]): Map<string, string> | 'help' {
@@ -110,6 +139,11 @@ export function buildConfig(
   if (!['debug', 'info', 'warn', 'error'].includes(logLevel)) {
     throw new ConfigError('--log-level must be debug, info, warn or error');
   }
+  const auditDefaultDrops = options.get('--audit-default-drops') ?? 'false';
+  if (auditDefaultDrops !== 'true' && auditDefaultDrops !== 'false') {
+    throw new ConfigError(`--audit-default-drops must be true or false, got ${auditDefaultDrops}`);
+  }
+  const consoleConfig = buildConsoleConfig(options, board);
   const ovsRunDir = options.get('--ovs-rundir') ?? '/var/run/openvswitch';
   const runDir = options.get('--run-dir') ?? '/var/run/antrea-edge';
   return {
@@ -130,7 +164,25 @@ export function buildConfig(
     cniSocket: `${runDir}/cni.sock`,
     antctlSocket: `${runDir}/antctl.sock`,
     logLevel: logLevel as FirmwareConfig['logLevel'],
+    policy: { auditDefaultDrops: auditDefaultDrops === 'true' },
+    console: consoleConfig,
   };
+}
+
+const BAUD_RATES = [9600, 19200, 38400, 57600, 115200, 230400, 460800, 921600, 1500000];
+
+function buildConsoleConfig(options: Map<string, string>, board: BoardProfile): ConsoleConfig {
+  const baudText = options.get('--console-baud');
+  const baudRate = baudText === undefined ? board.console.baudRate : Number(baudText);
+  if (!BAUD_RATES.includes(baudRate)) {
+    throw new ConfigError(`--console-baud must be one of ${BAUD_RATES.join(', ')}, got ${baudText}`);
+  }
+  const device = options.get('--console-device') ?? board.console.device;
+  if (device === 'none' || device === PTY_CONSOLE_DEVICE) return { baudRate };
+  if (!device.startsWith('/')) {
+    throw new ConfigError(`--console-device must be an absolute path or none, got ${device}`);
+  }
+  return { device, baudRate };
 }
 
 /** Validates a board profile read from JSON, listing every problem. */

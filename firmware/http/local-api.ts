@@ -18,6 +18,8 @@ import type {
   NetworkPolicyEvaluationQuery,
   NetworkPolicyEvaluationView,
   NetworkPolicyFilter,
+  NetworkPolicyStatsFilter,
+  NetworkPolicyStatsView,
   NetworkPolicyTypeFilter,
   NetworkPolicyView,
   PodLabelsView,
@@ -26,7 +28,11 @@ import type {
   PodInterfaceView,
   PolicyCommands,
   PolicyQueries,
+  PolicyRef,
+  PolicyStatsQueries,
+  RuleStatsView,
 } from '../core/antctl/views';
+import { NETWORK_POLICY_TYPE_FILTERS, parseNetworkPolicyType } from '../core/antctl/views';
 import type { Protocol } from '../core/api/types';
 import type { Logger } from '../core/logger';
 
@@ -44,6 +50,9 @@ export const LOCAL_API_PATHS = {
   addressGroups: '/v1/addressgroups',
   appliedToGroups: '/v1/appliedtogroups',
   networkPolicyEvaluation: '/v1/networkpolicyevaluation',
+  networkPolicyStats: '/v1/networkpolicystats',
+  ruleStats: '/v1/rulestats',
+  auditLog: '/v1/auditlog',
   healthz: '/healthz',
 } as const;
 
@@ -118,7 +127,17 @@ export interface LocalApiServerOptions {
   commands?: AgentCommands;
   /** Absent: the agent serves no network policy endpoints (they answer 503). */
   policies?: PolicyQueries & PolicyCommands;
+  /** Absent: the agent serves no policy statistics (they answer 503). */
+  stats?: PolicyStatsQueries;
+  /** Absent: the agent serves no audit log (it answers 503). */
+  auditLog?: AuditLogSource;
   logger: Logger;
+}
+
+/** The recent NetworkPolicy audit log entries (enableLogging rules), newest first. */
+export interface AuditLogSource {
+  /** Throws an error with code 'INVALID_QUERY' for a limit outside its range or an unknown disposition. */
+  recent(query: { limit?: number; disposition?: 'Allow' | 'Drop' | 'Reject' | 'Pass' }): unknown[];
 }
 
 const SOCKET_MODE = 0o600;
@@ -250,6 +269,13 @@ export class LocalApiServer {
     return this.policies().deleteObject(`${params.kind}/${params.namespace ?? ''}/${params.name}`);
   }
 
+  private stats(): PolicyStatsQueries {
+    const { stats } = this.options;
+    if (stats === undefined)
+      throw new ApiError('Unavailable', 'this agent serves no network policy statistics over its local API');
+    return stats;
+  }
+
   private policies(): PolicyQueries & PolicyCommands {
     const { policies } = this.options;
     if (policies === undefined)
@@ -271,15 +297,59 @@ export class LocalApiServer {
         return queries.podInterfaces(filter);
       }
       case LOCAL_API_PATHS.ovsFlows: {
-        const params = queryParams(url, ['pod', 'namespace', 'table']);
+        const params = queryParams(url, ['pod', 'namespace', 'table', 'networkpolicy', 'type']);
         if (params.pod !== undefined && params.namespace === undefined) {
           throw new ApiError('BadRequest', 'namespace must be provided together with pod');
+        }
+        if (params.pod !== undefined && params.networkpolicy !== undefined) {
+          throw new ApiError('BadRequest', 'give either pod or networkpolicy, not both');
+        }
+        if (params.type !== undefined && params.networkpolicy === undefined) {
+          throw new ApiError('BadRequest', 'type is only used together with networkpolicy');
         }
         const filter: OvsFlowFilter = {};
         if (params.pod !== undefined) filter.pod = params.pod;
         if (params.namespace !== undefined) filter.namespace = params.namespace;
         if (params.table !== undefined) filter.table = params.table;
+        if (params.networkpolicy !== undefined) filter.networkPolicy = params.networkpolicy;
+        if (params.type !== undefined) filter.type = policyTypeParam(params.type);
         return queries.ovsFlows(filter);
+      }
+      case LOCAL_API_PATHS.networkPolicyStats: {
+        const params = queryParams(url, ['name', 'namespace', 'type']);
+        const filter: NetworkPolicyStatsFilter = {};
+        if (params.name !== undefined) filter.name = params.name;
+        if (params.namespace !== undefined) filter.namespace = params.namespace;
+        if (params.type !== undefined) filter.type = policyTypeParam(params.type);
+        return this.stats().networkPolicyStats(filter);
+      }
+      case LOCAL_API_PATHS.ruleStats: {
+        const params = queryParams(url, ['name', 'namespace', 'type']);
+        const ref: PolicyRef = { name: requiredParam(params, 'name') };
+        if (params.namespace !== undefined) ref.namespace = params.namespace;
+        if (params.type !== undefined) ref.type = policyTypeParam(params.type);
+        return this.stats().ruleStats(ref);
+      }
+      case LOCAL_API_PATHS.auditLog: {
+        const params = queryParams(url, ['limit', 'disposition']);
+        const source = this.options.auditLog;
+        if (!source) throw new ApiError('Unavailable', 'this agent serves no audit log over its local API');
+        const query: Parameters<AuditLogSource['recent']>[0] = {};
+        if (params.limit !== undefined) {
+          if (!/^\d{1,9}$/.test(params.limit)) throw new ApiError('BadRequest', 'limit must be a number');
+          query.limit = Number(params.limit);
+        }
+        if (params.disposition !== undefined) {
+          query.disposition = params.disposition as NonNullable<typeof query.disposition>;
+        }
+        try {
+          return source.recent(query);
+        } catch (error) {
+          if ((error as { code?: unknown }).code === 'INVALID_QUERY') {
+            throw new ApiError('BadRequest', (error as Error).message);
+          }
+          throw error;
+        }
       }
       case LOCAL_API_PATHS.agentInfo:
         queryParams(url, []);
@@ -340,14 +410,12 @@ function requiredParam<K extends string>(params: Partial<Record<K, string>>, key
   return value;
 }
 
-const POLICY_TYPES: readonly NetworkPolicyTypeFilter[] = ['K8sNP', 'ACNP', 'ANNP'];
-
 function policyTypeParam(text: string): NetworkPolicyTypeFilter {
-  const type = POLICY_TYPES.find((candidate) => candidate.toLowerCase() === text.toLowerCase());
+  const type = parseNetworkPolicyType(text);
   if (type === undefined) {
     throw new ApiError(
       'BadRequest',
-      `unknown policy type "${text}"; valid types: ${POLICY_TYPES.join(', ')}`,
+      `unknown policy type "${text}"; valid types: ${NETWORK_POLICY_TYPE_FILTERS.join(', ')}`,
     );
   }
   return type;
@@ -485,7 +553,9 @@ export interface LocalApiClientOptions {
 const DEFAULT_CLIENT_TIMEOUT_MS = 30_000;
 
 /** AgentQueries over the socket: the CLI runs the same commands as the console, just remotely. */
-export class LocalApiClient implements AgentQueries, AgentCommands, PolicyQueries, PolicyCommands {
+export class LocalApiClient
+  implements AgentQueries, AgentCommands, PolicyQueries, PolicyCommands, PolicyStatsQueries
+{
   constructor(private readonly options: LocalApiClientOptions) {}
 
   async podInterfaces(filter: PodInterfaceFilter): Promise<PodInterfaceView[]> {
@@ -493,7 +563,20 @@ export class LocalApiClient implements AgentQueries, AgentCommands, PolicyQuerie
   }
 
   async ovsFlows(filter: OvsFlowFilter): Promise<string[]> {
-    return expectArray<string>(await this.get(LOCAL_API_PATHS.ovsFlows, { ...filter }));
+    const { networkPolicy, ...rest } = filter;
+    return expectArray<string>(
+      await this.get(LOCAL_API_PATHS.ovsFlows, { ...rest, networkpolicy: networkPolicy }),
+    );
+  }
+
+  async networkPolicyStats(filter: NetworkPolicyStatsFilter): Promise<NetworkPolicyStatsView[]> {
+    return expectArray<NetworkPolicyStatsView>(
+      await this.get(LOCAL_API_PATHS.networkPolicyStats, { ...filter }),
+    );
+  }
+
+  async ruleStats(policy: PolicyRef): Promise<RuleStatsView[]> {
+    return expectArray<RuleStatsView>(await this.get(LOCAL_API_PATHS.ruleStats, { ...policy }));
   }
 
   async agentInfo(): Promise<AgentInfoView> {

@@ -58,4 +58,45 @@ export const MIGRATIONS: Migration[] = [
         SELECT DISTINCT namespace, json_object('kubernetes.io/metadata.name', namespace) FROM pods;
     `);
   },
+  // 3: NetworkPolicy audit log entries (the np.log lines as rows), pruned to a bounded count by the repository.
+  (db) => {
+    db.exec(`
+      CREATE TABLE audit_log (
+        id            INTEGER PRIMARY KEY AUTOINCREMENT,
+        time          TEXT NOT NULL,
+        table_name    TEXT NOT NULL,
+        policy_ref    TEXT NOT NULL,
+        rule_name     TEXT,
+        direction     TEXT NOT NULL,
+        disposition   TEXT NOT NULL,
+        priority      INTEGER,
+        applied_to    TEXT,
+        src_ip        TEXT NOT NULL,
+        src_port      INTEGER,
+        dst_ip        TEXT NOT NULL,
+        dst_port      INTEGER,
+        protocol      TEXT NOT NULL,
+        packet_length INTEGER NOT NULL,
+        count         INTEGER NOT NULL DEFAULT 1,
+        duration_ms   INTEGER,
+        rule_id       INTEGER NOT NULL
+      );
+      CREATE INDEX audit_log_by_disposition ON audit_log (disposition, id);
+    `);
+  },
+  // 4: console accounts: scrypt hashes with their own salt and cost parameters, so costs can rise later.
+  (db) => {
+    db.exec(`
+      CREATE TABLE users (
+        name          TEXT PRIMARY KEY,
+        password_hash TEXT NOT NULL,
+        salt          TEXT NOT NULL,
+        scrypt_n      INTEGER NOT NULL,
+        scrypt_r      INTEGER NOT NULL,
+        scrypt_p      INTEGER NOT NULL,
+        key_length    INTEGER NOT NULL,
+        updated_at    TEXT NOT NULL
+      );
+    `);
+  },
 ];

@@ -3,6 +3,8 @@
 //        raw steps a minimal CNI would run (ip link add, move into the netns, ovs-vsctl add-port, one add-flow).
 //   controller: the policy controller at Antrea's controller perf-test shapes (bench-controller.ts), compared
 //        with the time and memory Antrea measured for the same shapes.
+//   enforcement: bulk rule realization vs raw bundles, policy-update latency on real traffic, verdict violations
+//        during rapid updates, iperf3 throughput vs a NORMAL bridge (bench-enforcement.ts).
 import { execFile, execFileSync } from 'node:child_process';
 import * as crypto from 'node:crypto';
 import * as fs from 'node:fs';
@@ -10,6 +12,7 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { promisify } from 'node:util';
 import { benchController } from './bench-controller';
+import { benchEnforcement } from './bench-enforcement';
 import { DevNode, deleteNetns } from './dev-node';
 import { SimPods } from './sim-pods';
 
@@ -132,14 +135,19 @@ async function benchCni(count: number): Promise<void> {
   process.stdout.write(`${JSON.stringify(report, null, 2)}\n`);
 }
 
+const USAGE =
+  'scripts/bench cni [--pods N] | scripts/bench controller [--scale a,b] | ' +
+  'scripts/bench enforcement [--pods 100] [--rules 10000] [--updates 100] [--only bulk|latency|violations|throughput]';
+
 async function main(): Promise<void> {
   const [what, ...args] = process.argv.slice(2);
   const countFlag = args.indexOf('--pods');
   const count = countFlag >= 0 ? Number(args[countFlag + 1]) : 50;
   if (what === 'cni') await benchCni(count);
   else if (what === 'controller') benchController(args, progress);
+  else if (what === 'enforcement') await benchEnforcement(args, progress);
   else {
-    process.stderr.write('usage: scripts/bench cni [--pods N] | scripts/bench controller [--scale a,b]\n');
+    process.stderr.write(`usage: ${USAGE}\n`);
     process.exitCode = 2;
   }
 }

@@ -1,5 +1,6 @@
-// scripts/conformance: runs reachability cases (../shared/conformance/FORMAT.md). `--dry` evaluates them with
-// the policy controller and the what-if evaluator only; real traffic through the data plane comes later.
+// scripts/conformance: runs reachability cases (../shared/conformance/FORMAT.md). Without `--dry` it starts a
+// private node with the model's pods and probes every asserted pair with real connections (conformance/live-run.ts);
+// `--dry` evaluates the cases with the policy controller and the what-if evaluator only.
 import * as fs from 'node:fs';
 import { PolicyController } from '../../firmware/core/controller/policy-controller';
 import {
@@ -10,15 +11,21 @@ import {
   type Model,
 } from './conformance/case-format';
 import { runCaseDry, type CaseResult, type DryRunController } from './conformance/dry-run';
+import { LiveConformance, DEFAULT_PROBE_TIMEOUT_MS, type LiveRunOptions } from './conformance/live-run';
 import { caseLines, jsonReport, summaryLine } from './conformance/report';
 
 export const USAGE =
-  'usage: scripts/conformance --model FILE --cases FILE [--case SUBSTR] [--out FILE] --dry\n' +
-  '  --model FILE   models (namespaces, pods, container ports)\n' +
-  '  --cases FILE   a JSON array of cases\n' +
-  '  --case SUBSTR  only the cases whose id contains SUBSTR\n' +
-  '  --out FILE     also write a JSON report there\n' +
-  '  --dry          evaluate with the policy controller only (no data plane)';
+  'usage: scripts/conformance --model FILE --cases FILE [--nodes N] [--case SUBSTR] [--out FILE] [--dry]\n' +
+  '  --model FILE          models (namespaces, pods, container ports)\n' +
+  '  --cases FILE          a JSON array of cases\n' +
+  '  --nodes N             nodes to spread the pods over; standalone mode runs 1 (more needs cluster mode)\n' +
+  '  --case SUBSTR         only the cases whose id contains SUBSTR\n' +
+  '  --out FILE            also write a JSON report there\n' +
+  '  --dry                 evaluate with the policy controller only (no data plane, no root needed)\n' +
+  `  --probe-timeout MS    a probe without answer after MS is Dropped (default ${DEFAULT_PROBE_TIMEOUT_MS})\n` +
+  "  --keep-state          keep the private node's directory (firmware.log, OVS logs) after the run\n" +
+  "Without --dry it needs root: it starts a private node, creates the model's pods and probes with real\n" +
+  'connections. Exit 0 when no case failed (skipped ones do not fail), 1 when some failed, 2 on bad input.';
 
 export interface ConformanceOptions {
   model: string;
@@ -26,6 +33,19 @@ export interface ConformanceOptions {
   caseFilter?: string;
   out?: string;
   dry: boolean;
+  /** Present when given. */
+  nodes?: number;
+  probeTimeoutMs?: number;
+  keepState?: boolean;
+}
+
+/** What a real-traffic run needs; scripts/conformance passes the real one, unit tests leave it out. */
+export type LiveRunnerFactory = (options: LiveRunOptions) => LiveRunner;
+
+export interface LiveRunner {
+  start(): Promise<void>;
+  runCase(testCase: ConformanceCase): Promise<CaseResult>;
+  stop(): Promise<void>;
 }
 
 export class UsageError extends Error {
@@ -33,8 +53,11 @@ export class UsageError extends Error {
 }
 
 export function parseArgs(argv: readonly string[]): ConformanceOptions | 'help' {
-  const values: Partial<Record<'--model' | '--cases' | '--case' | '--out', string>> = {};
+  const values: Partial<
+    Record<'--model' | '--cases' | '--case' | '--out' | '--nodes' | '--probe-timeout', string>
+  > = {};
   let dry = false;
+  let keepState = false;
   for (let i = 0; i < argv.length; i++) {
     const arg = argv[i] as string;
     if (arg === '--help' || arg === '-h') return 'help';
@@ -42,9 +65,20 @@ export function parseArgs(argv: readonly string[]): ConformanceOptions | 'help' 
       dry = true;
       continue;
     }
+    if (arg === '--keep-state') {
+      keepState = true;
+      continue;
+    }
     const [flag, inline] =
       arg.startsWith('--') && arg.includes('=') ? arg.split(/=(.*)/s, 2) : [arg, undefined];
-    if (flag === '--model' || flag === '--cases' || flag === '--case' || flag === '--out') {
+    if (
+      flag === '--model' ||
+      flag === '--cases' ||
+      flag === '--case' ||
+      flag === '--out' ||
+      flag === '--nodes' ||
+      flag === '--probe-timeout'
+    ) {
       const value = inline ?? argv[++i];
       if (value === undefined || value === '') throw new UsageError(`${flag} needs a value`);
       values[flag] = value;
@@ -57,7 +91,18 @@ export function parseArgs(argv: readonly string[]): ConformanceOptions | 'help' 
   const options: ConformanceOptions = { model: values['--model'], cases: values['--cases'], dry };
   if (values['--case'] !== undefined) options.caseFilter = values['--case'];
   if (values['--out'] !== undefined) options.out = values['--out'];
+  if (values['--nodes'] !== undefined) options.nodes = positiveInteger('--nodes', values['--nodes']);
+  if (values['--probe-timeout'] !== undefined) {
+    options.probeTimeoutMs = positiveInteger('--probe-timeout', values['--probe-timeout']);
+  }
+  if (keepState) options.keepState = true;
   return options;
+}
+
+function positiveInteger(flag: string, text: string): number {
+  const value = /^\d+$/.test(text) ? Number(text) : NaN;
+  if (!(value >= 1)) throw new UsageError(`${flag} needs a positive integer, not "${text}"`);
+  return value;
 }
 
 export interface ConformanceIo {
@@ -65,12 +110,16 @@ export interface ConformanceIo {
   err(line: string): void;
 }
 
-/** Runs the runner; returns the exit code (0 all passed, 1 some failed, 2 usage or unreadable input). */
+/**
+ * Runs the runner; returns the exit code (0 no case failed, 1 some failed, 2 usage or unreadable input). Dry runs
+ * and bad input answer synchronously; a real-traffic run needs `newLiveRunner` and answers with a promise.
+ */
 export function runConformance(
   argv: readonly string[],
   io: ConformanceIo,
   newController: () => DryRunController = () => new PolicyController(),
-): number {
+  newLiveRunner?: LiveRunnerFactory,
+): number | Promise<number> {
   let options: ConformanceOptions | 'help';
   try {
     options = parseArgs(argv);
@@ -84,8 +133,15 @@ export function runConformance(
     io.out(USAGE);
     return 0;
   }
-  if (!options.dry) {
-    io.err('real-traffic conformance is not implemented yet; use --dry');
+  if (!options.dry && (options.nodes ?? 1) > 1) {
+    io.err(
+      `error: --nodes ${options.nodes} needs the cluster mode (issue #5): a standalone node runs every pod ` +
+        'itself, so only --nodes 1 is supported; use --dry to evaluate without a data plane',
+    );
+    return 2;
+  }
+  if (!options.dry && newLiveRunner === undefined) {
+    io.err('error: this entry point runs --dry only; real traffic runs through scripts/conformance');
     return 2;
   }
   let models: Map<string, Model>;
@@ -104,20 +160,62 @@ export function runConformance(
     io.err(`error: no case in ${options.cases} matches "${filter ?? ''}"`);
     return 2;
   }
+  if (!options.dry && newLiveRunner !== undefined) {
+    return runLive(options, models, selected, io, newLiveRunner);
+  }
   const results: CaseResult[] = [];
   for (const testCase of selected) {
     const result = runCaseDry(testCase, models.get(testCase.model), newController);
     results.push(result);
     for (const line of caseLines(result, testCase.steps.length > 1)) io.out(line);
   }
-  if (options.out !== undefined) {
-    fs.writeFileSync(
-      options.out,
-      `${JSON.stringify(jsonReport(options.model, options.cases, results), null, 2)}\n`,
-    );
-  }
+  writeReport(options, results, 'dry');
   io.out(summaryLine(results));
   return results.every((r) => r.passed) ? 0 : 1;
+}
+
+async function runLive(
+  options: ConformanceOptions,
+  models: Map<string, Model>,
+  selected: ConformanceCase[],
+  io: ConformanceIo,
+  newLiveRunner: LiveRunnerFactory,
+): Promise<number> {
+  const used = new Map([...models].filter(([name]) => selected.some((c) => c.model === name)));
+  const runner = newLiveRunner({
+    models: used,
+    progress: (line) => io.err(line),
+    ...(options.probeTimeoutMs === undefined ? {} : { probeTimeoutMs: options.probeTimeoutMs }),
+    ...(options.keepState ? { keepState: true } : {}),
+  });
+  const results: CaseResult[] = [];
+  const started = Date.now();
+  try {
+    await runner.start();
+    for (const [index, testCase] of selected.entries()) {
+      io.err(`[${index + 1}/${selected.length}] ${testCase.id}`);
+      const result = await runner.runCase(testCase);
+      results.push(result);
+      for (const line of caseLines(result, testCase.steps.length > 1)) io.out(line);
+    }
+  } catch (err) {
+    io.err(`error: ${err instanceof Error ? err.message : String(err)}`);
+    await runner.stop();
+    return 2;
+  }
+  await runner.stop();
+  io.err(`${selected.length} case(s) in ${((Date.now() - started) / 1000).toFixed(1)} s`);
+  writeReport(options, results, 'live');
+  io.out(summaryLine(results, 'live'));
+  return results.some((r) => !r.passed) ? 1 : 0;
+}
+
+function writeReport(options: ConformanceOptions, results: CaseResult[], mode: 'dry' | 'live'): void {
+  if (options.out === undefined) return;
+  fs.writeFileSync(
+    options.out,
+    `${JSON.stringify(jsonReport(options.model, options.cases, results, mode), null, 2)}\n`,
+  );
 }
 
 function readText(file: string): string {
@@ -129,8 +227,29 @@ function readText(file: string): string {
 }
 
 if (require.main === module) {
-  process.exitCode = runConformance(process.argv.slice(2), {
+  const io: ConformanceIo = {
     out: (line) => process.stdout.write(`${line}\n`),
     err: (line) => process.stderr.write(`${line}\n`),
-  });
+  };
+  let live: LiveConformance | undefined;
+  let interrupted = false;
+  const newLiveRunner: LiveRunnerFactory = (options) => (live = new LiveConformance(options));
+  // SIGINT/SIGTERM: stop helpers, delete pods and the node before leaving; a second signal leaves at once.
+  for (const signal of ['SIGINT', 'SIGTERM'] as const) {
+    process.on(signal, () => {
+      if (interrupted) process.exit(130);
+      interrupted = true;
+      io.err(`${signal}: cleaning up`);
+      void (live?.stop() ?? Promise.resolve()).finally(() => process.exit(signal === 'SIGINT' ? 130 : 143));
+    });
+  }
+  void Promise.resolve(runConformance(process.argv.slice(2), io, undefined, newLiveRunner)).then(
+    (code) => {
+      process.exitCode = code;
+    },
+    (err: unknown) => {
+      io.err(`error: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}`);
+      void (live?.stop() ?? Promise.resolve()).finally(() => process.exit(2));
+    },
+  );
 }

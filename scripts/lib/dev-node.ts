@@ -19,6 +19,8 @@ export interface DevNodeOptions {
   /** Daemons outlive this process (scripts/start --detach). */
   detach?: boolean;
   logLevel?: string;
+  /** Serial console device for the firmware (e.g. one end of a socat pty pair); absent: no console. */
+  consoleDevice?: string;
 }
 
 export const REPO_DIR = path.resolve(__dirname, '../..');
@@ -103,6 +105,7 @@ export class DevNode {
       this.runDir,
       '--log-level',
       this.options.logLevel ?? 'info',
+      ...(this.options.consoleDevice === undefined ? [] : ['--console-device', this.options.consoleDevice]),
     ];
     const log = fs.openSync(this.logFile, 'a');
     const child = spawn('ip', args, {
@@ -186,3 +189,55 @@ export function deleteNetns(name: string): void {
 }
 
 export { waitFor };
+
+/**
+ * A pseudo-terminal pair made by socat, standing in for a serial cable in development: the firmware opens one
+ * end as its console device, a person (screen, socat) or a test the other. Both ends are symlinks to /dev/pts/N
+ * that socat removes when it exits; a new pair with the same links is the cable plugged in again.
+ */
+export class PtyPair {
+  private child: ChildProcess | undefined;
+
+  constructor(
+    readonly firmwareEnd: string,
+    readonly userEnd: string,
+    private readonly options: { detach?: boolean; pidFile?: string } = {},
+  ) {}
+
+  get pid(): number | undefined {
+    return this.child?.pid;
+  }
+
+  async start(): Promise<void> {
+    fs.mkdirSync(path.dirname(this.firmwareEnd), { recursive: true });
+    fs.mkdirSync(path.dirname(this.userEnd), { recursive: true });
+    const child = spawn(
+      'socat',
+      [`pty,raw,echo=0,link=${this.firmwareEnd}`, `pty,raw,echo=0,link=${this.userEnd}`],
+      { stdio: 'ignore', detached: this.options.detach === true },
+    );
+    this.child = child;
+    if (this.options.detach) child.unref();
+    if (this.options.pidFile !== undefined) fs.writeFileSync(this.options.pidFile, String(child.pid));
+    const exited = new Promise<never>((_, reject) =>
+      child.once('exit', (code) =>
+        reject(new Error(`socat exited (code ${code}) before making the pty pair`)),
+      ),
+    );
+    exited.catch(() => undefined);
+    await Promise.race([
+      waitFor(() => fs.existsSync(this.firmwareEnd) && fs.existsSync(this.userEnd), 10_000, 'socat pty pair'),
+      exited,
+    ]);
+  }
+
+  /** Ends the pair (the cable is unplugged): the firmware's end reports the device gone. */
+  async stop(): Promise<void> {
+    const child = this.child;
+    this.child = undefined;
+    if (!child || child.exitCode !== null || child.signalCode !== null) return;
+    const gone = new Promise<void>((resolve) => child.once('exit', () => resolve()));
+    child.kill('SIGTERM');
+    await gone;
+  }
+}

@@ -2,7 +2,7 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { execFileSync } from 'node:child_process';
-import { DevNode, REPO_DIR, deleteNetns } from './dev-node';
+import { DevNode, PtyPair, REPO_DIR, deleteNetns } from './dev-node';
 import { parseContainerPort, SimPods, splitRef } from './sim-pods';
 import { SEED_PODS } from './seed';
 import type { ContainerPort } from '../../firmware/core/api/types';
@@ -12,8 +12,19 @@ const HOME = process.env['ANTREA_EDGE_HOME'] ?? path.join(REPO_DIR, '.run');
 const NODE_NS = process.env['ANTREA_EDGE_NODE_NS'] ?? 'antrea-edge-node';
 const POD_NETNS_PREFIX = 'ae';
 
+/** The development serial console: the firmware opens one end of a socat pty pair, a person the other. */
+const CONSOLE_FIRMWARE_END = path.join(HOME, 'console', 'firmware');
+const CONSOLE_USER_END = path.join(HOME, 'console', 'tty');
+const CONSOLE_PID_FILE = path.join(HOME, 'console', 'socat.pid');
+
 function devNode(detach: boolean): DevNode {
-  return new DevNode({ home: HOME, nodeNs: NODE_NS, compiled: true, detach });
+  return new DevNode({
+    home: HOME,
+    nodeNs: NODE_NS,
+    compiled: true,
+    detach,
+    consoleDevice: CONSOLE_FIRMWARE_END,
+  });
 }
 
 function simPods(): SimPods {
@@ -46,6 +57,11 @@ async function start(args: string[]): Promise<void> {
   await stopAll(true);
   say(`starting a private Open vSwitch (userspace datapath) in network namespace ${NODE_NS}`);
   say('starting the firmware in standalone mode');
+  const consolePty = new PtyPair(CONSOLE_FIRMWARE_END, CONSOLE_USER_END, {
+    detach,
+    pidFile: CONSOLE_PID_FILE,
+  });
+  await consolePty.start();
   const t0 = Date.now();
   await node.start();
   say(`firmware ready in ${Date.now() - t0} ms (log: ${node.logFile})`);
@@ -83,6 +99,10 @@ Try:
   scripts/antctl query networkpolicyevaluation -S default/ch-busybox -D default/nginx-deployment-cc7df4f8f-69cm2 --port 80
   scripts/stop
 
+Serial console (log in as admin; the first login sets the password):
+  screen ${CONSOLE_USER_END} 115200
+  socat -,raw,echo=0,escape=0x1d ${CONSOLE_USER_END},raw,echo=0     (Ctrl-] quits)
+
 Firmware log: ${node.logFile}
 `);
 }
@@ -108,11 +128,28 @@ async function stopAll(quiet: boolean): Promise<void> {
     }
   }
   await node.ovs.stop();
+  stopConsolePty();
   for (const ns of listNetns()) {
     if (ns === NODE_NS || ns.startsWith(`${POD_NETNS_PREFIX}-`)) deleteNetns(ns);
   }
   fs.rmSync(HOME, { recursive: true, force: true });
   if (!quiet) say('stopped: daemons, namespaces and veths removed');
+}
+
+function stopConsolePty(): void {
+  if (!fs.existsSync(CONSOLE_PID_FILE)) return;
+  const pid = Number(fs.readFileSync(CONSOLE_PID_FILE, 'utf8'));
+  // Only the socat we started: its command line names our console link.
+  const cmdline = fs.existsSync(`/proc/${pid}/cmdline`)
+    ? fs.readFileSync(`/proc/${pid}/cmdline`, 'utf8')
+    : '';
+  if (Number.isInteger(pid) && pid > 0 && cmdline.includes(CONSOLE_FIRMWARE_END)) {
+    try {
+      process.kill(pid, 'SIGTERM');
+    } catch {
+      // already gone
+    }
+  }
 }
 
 function alive(pid: number): boolean {

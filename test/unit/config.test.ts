@@ -1,7 +1,13 @@
 import assert from 'node:assert/strict';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { buildConfig, ConfigError, parseOptions, validateBoardProfile } from '../../firmware/core/config';
+import {
+  buildConfig,
+  ConfigError,
+  OPTION_HELP,
+  parseOptions,
+  validateBoardProfile,
+} from '../../firmware/core/config';
 import { gatewayMacFor } from '../../firmware/agent/agent';
 
 const BOARD_DIR = path.resolve(__dirname, '../../board');
@@ -77,6 +83,40 @@ describe('firmware options', () => {
       () => buildConfig(parseOptions(['--datapath', 'dpdk']) as Map<string, string>, sim, 'h'),
       /datapath/,
     );
+  });
+
+  it('audit-logs default drops only when --audit-default-drops true', () => {
+    const config = (argv: string[]) => buildConfig(parseOptions(argv) as Map<string, string>, sim, 'h');
+    assert.deepEqual(config([]).policy, { auditDefaultDrops: false });
+    assert.deepEqual(config(['--audit-default-drops', 'true']).policy, { auditDefaultDrops: true });
+    assert.deepEqual(config(['--audit-default-drops=false']).policy, { auditDefaultDrops: false });
+    assert.throws(
+      () => config(['--audit-default-drops', 'yes']),
+      /--audit-default-drops must be true or false/,
+    );
+    assert.match(OPTION_HELP, /--audit-default-drops/);
+  });
+
+  it('takes the console device and baud rate from the profile unless options override them', () => {
+    const config = (argv: string[], profile = sim) =>
+      buildConfig(parseOptions(argv) as Map<string, string>, profile, 'h');
+    assert.deepEqual(
+      config([]).console,
+      { baudRate: 115200 },
+      'the sim board\'s "pty" has no path: no console',
+    );
+    assert.deepEqual(config(['--console-device', '/tmp/x/console']).console, {
+      device: '/tmp/x/console',
+      baudRate: 115200,
+    });
+    const rpi = validateBoardProfile(board('rpi4-dual-nic'), 'rpi4-dual-nic');
+    assert.deepEqual(config([], rpi).console, { device: '/dev/ttyS0', baudRate: 115200 });
+    assert.deepEqual(config(['--console-device', 'none', '--console-baud', '9600'], rpi).console, {
+      baudRate: 9600,
+    });
+    assert.throws(() => config(['--console-baud', '1234']), /--console-baud must be one of/);
+    assert.throws(() => config(['--console-device', 'ttyS0']), /absolute path or none/);
+    assert.match(OPTION_HELP, /--console-device/);
   });
 });
 

@@ -146,6 +146,9 @@ describe('PolicyEnforcer', () => {
     let open = (): void => undefined;
     flows.gate = new Promise((resolve) => (open = resolve));
     policies.emit(changes({ upserted: [policy('p1')] }));
+    // The reconcile starts on a later turn of the event loop; let it start and block on the gate.
+    await new Promise((resolve) => setImmediate(resolve));
+    await new Promise((resolve) => setImmediate(resolve));
     for (let i = 2; i <= 6; i++) policies.emit(changes({ upserted: [policy(`p${i}`)] }));
     assert.equal(enforcer.status('p6')?.realized, false);
     flows.gate = undefined;
@@ -154,6 +157,20 @@ describe('PolicyEnforcer', () => {
     assert.deepEqual(flows.calls, ['stage:policy', 'set:policy', 'set:policy']);
     for (let i = 1; i <= 6; i++) assert.equal(enforcer.status(`p${i}`)?.realized, true, `p${i}`);
     assert.equal(enforcer.stats.realizedSequence, enforcer.stats.sequence);
+    await enforcer.stop();
+  });
+
+  it('realizes the changes of one synchronous burst (one API apply) with a single computation', async () => {
+    const policies = new FakePolicies();
+    const flows = new FakeFlows();
+    const enforcer = makeEnforcer(policies, flows);
+    enforcer.stageForStartup();
+    enforcer.startupRealized();
+    for (let i = 1; i <= 5; i++) policies.emit(changes({ upserted: [policy(`p${i}`)] }));
+    assert.deepEqual(flows.calls, ['stage:policy'], 'nothing is computed while the caller still runs');
+    await enforcer.idle();
+    assert.deepEqual(flows.calls, ['stage:policy', 'set:policy']);
+    for (let i = 1; i <= 5; i++) assert.equal(enforcer.status(`p${i}`)?.realized, true, `p${i}`);
     await enforcer.stop();
   });
 

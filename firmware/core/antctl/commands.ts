@@ -21,12 +21,15 @@ import type {
   AppliedToGroupView,
   ApplyResultView,
   NetworkPolicyEvaluationView,
+  NetworkPolicyStatsView,
   NetworkPolicyTypeFilter,
   NetworkPolicyView,
   PodInterfaceView,
   PolicyCommands,
   PolicyQueries,
+  PolicyStatsQueries,
 } from './views';
+import { NETWORK_POLICY_TYPE_FILTERS, parseNetworkPolicyType } from './views';
 
 export const PROGRAM_NAME = 'antctl';
 export const DEFAULT_SOCKET_PATH = '/var/run/antrea-edge/antctl.sock';
@@ -60,6 +63,7 @@ export type CommandId =
   | 'get ovsflows'
   | 'get agentinfo'
   | 'get networkpolicy'
+  | 'get networkpolicystats'
   | 'get addressgroup'
   | 'get appliedtogroup'
   | 'query networkpolicyevaluation'
@@ -144,7 +148,7 @@ export function resourceName(kind: ObjectKind): string {
   return RESOURCE_KINDS.find((entry) => entry.kind === kind)?.resource ?? kind.toLowerCase();
 }
 
-const POLICY_TYPE_FILTERS: readonly NetworkPolicyTypeFilter[] = ['K8sNP', 'ACNP', 'ANNP'];
+const POLICY_TYPE_FILTERS = NETWORK_POLICY_TYPE_FILTERS;
 const PROTOCOLS: readonly Protocol[] = ['TCP', 'UDP', 'SCTP'];
 
 function outputFlag(defaultValue: OutputKind): FlagSpec {
@@ -196,14 +200,31 @@ export const ANTCTL_COMMANDS: CommandTable = {
       use: 'ovsflows',
       aliases: ['of'],
       short: 'Dump OVS flows',
-      long: 'Dump all the OVS flows or the flows installed for the specified Pod or in the specified table.',
+      long: "Dump all the OVS flows or the flows installed for the specified Pod, for the specified NetworkPolicy or in the specified table. The flows of a NetworkPolicy are every flow that realizes it on this node: each rule's conj_id action flow and its clause flows (also clause flows it shares with other rules), and for a Kubernetes NetworkPolicy the isolation drops of the local Pods it selects, in table order with their n_packets and n_bytes. A policy that does not exist or has no flows on this node is an error.",
       flags: [
-        { name: 'namespace', shorthand: 'n', valueType: 'string', usage: 'Namespace of the Pod' },
+        {
+          name: 'namespace',
+          shorthand: 'n',
+          valueType: 'string',
+          usage: 'Namespace of the Pod or of the NetworkPolicy',
+        },
         {
           name: 'pod',
           shorthand: 'p',
           valueType: 'string',
           usage: 'Name of a local Pod. If present, Namespace must be provided.',
+        },
+        {
+          name: 'networkpolicy',
+          shorthand: 'N',
+          valueType: 'string',
+          usage:
+            'NetworkPolicy name (or control plane uid). Without -n a cluster-scoped policy (ACNP); with -n a policy of that Namespace (K8sNP, ANNP).',
+        },
+        {
+          name: 'type',
+          valueType: 'string',
+          usage: `NetworkPolicy type, when a Namespace has several policies of that name: ${POLICY_TYPE_FILTERS.join(', ')} (ANP = ANNP)`,
         },
         {
           name: 'table',
@@ -216,6 +237,14 @@ export const ANTCTL_COMMANDS: CommandTable = {
       examples: [
         { description: 'Dump all OVS flows', command: 'antctl get ovsflows' },
         { description: 'Dump OVS flows of a local Pod', command: 'antctl get ovsflows -p pod1 -n ns1' },
+        {
+          description: 'Dump OVS flows of a Kubernetes NetworkPolicy',
+          command: 'antctl get ovsflows -N np1 -n ns1 --type K8sNP',
+        },
+        {
+          description: 'Dump OVS flows of an Antrea ClusterNetworkPolicy',
+          command: 'antctl get ovsflows --networkpolicy acnp1',
+        },
         { description: 'Dump OVS flows of a flow table', command: 'antctl get ovsflows -T IngressRule' },
         { description: 'Dump OVS flows of a flow table by number', command: 'antctl get of -T 90' },
       ],
@@ -293,6 +322,50 @@ export const ANTCTL_COMMANDS: CommandTable = {
         {
           description: 'Get the list of control plane NetworkPolicies with a specific source type',
           command: 'antctl get netpol -T acnp -o yaml',
+        },
+      ],
+    },
+    {
+      id: 'get networkpolicystats',
+      group: 'get',
+      use: 'networkpolicystats',
+      aliases: ['networkpolicystat', 'netpolstats', 'nps'],
+      short: 'Print traffic statistics of NetworkPolicies on this node',
+      long: [
+        "Print the traffic statistics of NetworkPolicies on this node, with a breakdown per rule in -o json|yaml (ruleTrafficStats), as in Antrea's stats API (stats.antrea.io).",
+        '',
+        'What is counted: established connections take the conntrack fast path past every rule table, so a rule counts the packets it DECIDED, read from its conj_id action flow. For Allow (and Pass) rules these are the packets of connections that are not yet established: one SYN per TCP connection (plus retransmitted SYNs), the packets of a UDP flow sent before its first reply. SESSIONS is that number (about one per new connection); PACKETS and BYTES are the same packets, not the whole traffic of the allowed connections. For Drop and Reject rules every dropped packet is counted, and each counts as a session (as in Antrea). Drops of Pods isolated by Kubernetes NetworkPolicies (no rule allows) belong to no rule and are not counted.',
+        '',
+        "Counters start when a rule's flows are installed: editing a rule gives it new flows, and flows do not survive an ovs-vswitchd restart. CREATED AT is when counting started, as in Antrea (the oldest action flow of the policy on this node); <NONE> when the policy has no flows on this node.",
+      ].join('\n'),
+      args: [{ name: 'NAME', usage: 'Name of the NetworkPolicy (or control plane uid)' }],
+      flags: [
+        {
+          name: 'namespace',
+          shorthand: 'n',
+          valueType: 'string',
+          usage: 'Get statistics of NetworkPolicies in this Namespace',
+        },
+        {
+          name: 'type',
+          shorthand: 'T',
+          valueType: 'string',
+          usage: `Get statistics of NetworkPolicies of one type: ${POLICY_TYPE_FILTERS.join(', ')} (ANP = ANNP)`,
+        },
+        outputFlag('table'),
+      ],
+      examples: [
+        {
+          description: 'Get the statistics of all NetworkPolicies',
+          command: 'antctl get networkpolicystats',
+        },
+        {
+          description: 'Get the statistics of Kubernetes NetworkPolicies in a Namespace',
+          command: 'antctl get networkpolicystats -n default -T K8sNP',
+        },
+        {
+          description: 'Get the per-rule statistics of an Antrea ClusterNetworkPolicy',
+          command: 'antctl get nps cluster-access-dns -T ACNP -o json',
         },
       ],
     },
@@ -457,10 +530,25 @@ export interface GlobalOptions {
 
 export type RunnableCommand =
   | { kind: 'get podinterface'; name?: string; namespace?: string; output: OutputKind }
-  | { kind: 'get ovsflows'; pod?: string; namespace?: string; table?: string; output: OutputKind }
+  | {
+      kind: 'get ovsflows';
+      pod?: string;
+      namespace?: string;
+      table?: string;
+      networkPolicy?: string;
+      type?: NetworkPolicyTypeFilter;
+      output: OutputKind;
+    }
   | { kind: 'get agentinfo'; output: OutputKind }
   | {
       kind: 'get networkpolicy';
+      name?: string;
+      namespace?: string;
+      type?: NetworkPolicyTypeFilter;
+      output: OutputKind;
+    }
+  | {
+      kind: 'get networkpolicystats';
       name?: string;
       namespace?: string;
       type?: NetworkPolicyTypeFilter;
@@ -601,8 +689,15 @@ export function parseArgs(argv: string[]): ParsedCommand | ParseError {
 
   const allowed = [...targetFlags(target), ...table.globalFlags, HELP_FLAG];
   for (const flag of flags) {
-    // By name: commands declare their own specs for shared names such as --namespace.
-    const spec = allowed.find((candidate) => flag.candidates.some((known) => known.name === candidate.name));
+    // By name: commands declare their own specs for shared names such as --namespace. A shorthand must be the
+    // command's own: ovsflows' `-T` is --table even though its --type is `-T` elsewhere.
+    const spec = allowed.find((candidate) =>
+      flag.candidates.some(
+        (known) =>
+          known.name === candidate.name &&
+          (flag.typed.startsWith('--') || known.shorthand === candidate.shorthand),
+      ),
+    );
     if (spec === undefined) return unknownFlagError(flag.typed, allowed, target);
     flag.spec = spec;
   }
@@ -639,29 +734,45 @@ export function parseArgs(argv: string[]): ParsedCommand | ParseError {
     case 'get ovsflows': {
       const pod = lastValue(flags, 'pod');
       const tableName = lastValue(flags, 'table');
+      const networkPolicy = lastValue(flags, 'networkpolicy');
+      const type = policyTypeFlag(flags, '--type');
+      if (type !== undefined && typeof type !== 'string') return type;
+      if (pod !== undefined && networkPolicy !== undefined) {
+        return parseError('BadFlagValue', 'flags -p/--pod and -N/--networkpolicy cannot be used together');
+      }
       if (pod !== undefined && namespace === undefined) {
         return parseError(
           'MissingRequiredFlag',
           'flag -p/--pod needs -n/--namespace: Pod names are unique only within a Namespace',
         );
       }
-      if (namespace !== undefined && pod === undefined) {
-        return parseError('MissingRequiredFlag', 'flag -n/--namespace is only used together with -p/--pod');
+      if (namespace !== undefined && pod === undefined && networkPolicy === undefined) {
+        return parseError(
+          'MissingRequiredFlag',
+          'flag -n/--namespace is only used together with -p/--pod or -N/--networkpolicy',
+        );
       }
-      return { kind: command.id, output, globals, ...defined({ pod, namespace, table: tableName }) };
+      if (type !== undefined && networkPolicy === undefined) {
+        return parseError('MissingRequiredFlag', 'flag --type is only used together with -N/--networkpolicy');
+      }
+      if (type === 'ACNP' && namespace !== undefined) {
+        return parseError(
+          'BadFlagValue',
+          'an Antrea ClusterNetworkPolicy (ACNP) is cluster-scoped: drop -n/--namespace',
+        );
+      }
+      return {
+        kind: command.id,
+        output,
+        globals,
+        ...defined({ pod, namespace, table: tableName, networkPolicy }),
+        ...(type === undefined ? {} : { type }),
+      };
     }
-    case 'get networkpolicy': {
-      const typeText = lastValue(flags, 'type');
-      let type: NetworkPolicyTypeFilter | undefined;
-      if (typeText !== undefined) {
-        type = POLICY_TYPE_FILTERS.find((candidate) => candidate.toLowerCase() === typeText.toLowerCase());
-        if (type === undefined) {
-          return parseError(
-            'BadFlagValue',
-            `invalid type "${typeText}" for -T/--type: valid types are ${POLICY_TYPE_FILTERS.join(', ')}`,
-          );
-        }
-      }
+    case 'get networkpolicy':
+    case 'get networkpolicystats': {
+      const type = policyTypeFlag(flags, '-T/--type');
+      if (type !== undefined && typeof type !== 'string') return type;
       return {
         kind: command.id,
         output,
@@ -752,11 +863,32 @@ function parseEvaluation(
   return { kind: 'query networkpolicyevaluation', source, destination, port, protocol, output, globals };
 }
 
+/** A `--type` value, or the error for a value that is no policy type. */
+function policyTypeFlag(
+  flags: readonly FlagOccurrence[],
+  typed: string,
+): NetworkPolicyTypeFilter | ParseError | undefined {
+  const text = lastValue(flags, 'type');
+  if (text === undefined) return undefined;
+  const type = parseNetworkPolicyType(text);
+  if (type !== undefined) return type;
+  return parseError(
+    'BadFlagValue',
+    `invalid type "${text}" for ${typed}: valid types are ${POLICY_TYPE_FILTERS.join(', ')}`,
+  );
+}
+
+/**
+ * One spec per name and shorthand: commands may declare a name with different shorthands (`--type` is `-T` for
+ * networkpolicy, long-only for ovsflows, whose `-T` is --table, as in Antrea).
+ */
 function allFlags(table: CommandTable): FlagSpec[] {
   const result: FlagSpec[] = [HELP_FLAG, ...table.globalFlags];
   for (const command of table.commands) {
     for (const flag of command.flags) {
-      if (!result.some((known) => known.name === flag.name)) result.push(flag);
+      if (!result.some((known) => known.name === flag.name && known.shorthand === flag.shorthand)) {
+        result.push(flag);
+      }
     }
   }
   return result;
@@ -1080,7 +1212,10 @@ export interface RunContext {
 }
 
 /** What the runner talks to: every agent has AgentQueries; the policy parts only where policies are served. */
-export type AntctlBackend = AgentQueries & Partial<PolicyQueries> & Partial<PolicyCommands>;
+export type AntctlBackend = AgentQueries &
+  Partial<PolicyQueries> &
+  Partial<PolicyCommands> &
+  Partial<PolicyStatsQueries>;
 
 export const NO_RESOURCES_NOTICE = 'No resources found.\n';
 
@@ -1114,6 +1249,20 @@ export async function runCommand(
       };
       const views = await policyQueries(queries).networkPolicies(filter);
       return listOutput(command.output, views, () => networkPolicyTable(views));
+    }
+    case 'get networkpolicystats': {
+      if (queries.networkPolicyStats === undefined) throw new ApiError('Unavailable', NO_POLICIES);
+      const filter = {
+        ...defined({ name: command.name, namespace: command.namespace }),
+        ...(command.type === undefined ? {} : { type: command.type }),
+      };
+      const views = await queries.networkPolicyStats(filter);
+      return listOutput(command.output, views, () =>
+        networkPolicyStatsTable(views, {
+          namespaceColumn: command.namespace === undefined && command.type !== 'ACNP',
+          typeColumn: command.type === undefined,
+        }),
+      );
     }
     case 'get addressgroup': {
       const views = await policyQueries(queries).addressGroups(defined({ name: command.name }));
@@ -1157,9 +1306,15 @@ export async function runCommand(
       return listOutput(command.output, views, () => podInterfaceTable(views));
     }
     case 'get ovsflows': {
-      const flows = await queries.ovsFlows(
-        defined({ pod: command.pod, namespace: command.namespace, table: command.table }),
-      );
+      const flows = await queries.ovsFlows({
+        ...defined({
+          pod: command.pod,
+          namespace: command.namespace,
+          table: command.table,
+          networkPolicy: command.networkPolicy,
+        }),
+        ...(command.type === undefined ? {} : { type: command.type }),
+      });
       return listOutput(command.output, flows, () => ovsFlowsTable(flows));
     }
     case 'get agentinfo': {
@@ -1361,6 +1516,44 @@ export function networkPolicyTable(views: readonly NetworkPolicyView[]): TableDa
       if (withRealization) row.push(realizationText(view.realization));
       return row;
     }),
+  };
+}
+
+/** The short names of `--type`, for the TYPE column. */
+const TYPE_FILTER_BY_SOURCE: Record<NetworkPolicyView['sourceRef']['type'], NetworkPolicyTypeFilter> = {
+  K8sNetworkPolicy: 'K8sNP',
+  AntreaClusterNetworkPolicy: 'ACNP',
+  AntreaNetworkPolicy: 'ANNP',
+};
+
+/**
+ * Antrea's columns (NAME SESSIONS PACKETS BYTES CREATED AT). Like kubectl -A, NAMESPACE comes first unless the
+ * command named one (or asked for cluster-scoped ACNPs only); TYPE follows NAME unless the command named a type,
+ * since this one list holds every kind.
+ */
+export function networkPolicyStatsTable(
+  views: readonly NetworkPolicyStatsView[],
+  options: { namespaceColumn: boolean; typeColumn: boolean },
+): TableData {
+  return {
+    columns: [
+      ...(options.namespaceColumn ? ['NAMESPACE'] : []),
+      'NAME',
+      ...(options.typeColumn ? ['TYPE'] : []),
+      'SESSIONS',
+      'PACKETS',
+      'BYTES',
+      'CREATED AT',
+    ],
+    rows: views.map((view) => [
+      ...(options.namespaceColumn ? [view.metadata.namespace ?? ''] : []),
+      view.metadata.name,
+      ...(options.typeColumn ? [TYPE_FILTER_BY_SOURCE[view.sourceRef.type]] : []),
+      String(view.trafficStats.sessions),
+      String(view.trafficStats.packets),
+      String(view.trafficStats.bytes),
+      view.metadata.creationTimestamp ?? '',
+    ]),
   };
 }
 

@@ -5,6 +5,7 @@ import type { Protocol } from '../api/types';
 import type { ObjectKind } from '../api/object-key';
 import type { AddressGroup, AppliedToGroup, InternalNetworkPolicy } from '../controller/internal-types';
 import type { EvaluationEndpoint, EvaluationResult } from '../evaluate/evaluator';
+import type { NetworkPolicyStats, RuleCounts } from '../stats/policy-stats';
 
 export interface PodInterfaceView {
   namespace: string;
@@ -47,6 +48,13 @@ export interface OvsFlowFilter {
   namespace?: string;
   /** A pipeline table name (`IngressRule`) or number (`90`), as the user typed it. */
   table?: string;
+  /**
+   * The flows realizing this policy (its name or its control plane uid): without `namespace` a cluster-scoped
+   * policy, with it a policy of that Namespace. Exclusive with `pod`.
+   */
+  networkPolicy?: string;
+  /** Which kind of policy `networkPolicy` names, when a Namespace holds several of that name. */
+  type?: NetworkPolicyTypeFilter;
 }
 
 /**
@@ -94,6 +102,18 @@ export type AppliedToGroupView = AppliedToGroup;
 
 /** Antrea's `-T` values: the type of the source policy. */
 export type NetworkPolicyTypeFilter = 'K8sNP' | 'ACNP' | 'ANNP';
+
+export const NETWORK_POLICY_TYPE_FILTERS: readonly NetworkPolicyTypeFilter[] = ['K8sNP', 'ACNP', 'ANNP'];
+
+/**
+ * A `--type` value as users type it, any case; `ANP` is what Antrea called ANNP before v1.13 (ANP is now the
+ * Kubernetes AdminNetworkPolicy, which antrea-edge does not implement).
+ */
+export function parseNetworkPolicyType(text: string): NetworkPolicyTypeFilter | undefined {
+  const lower = text.toLowerCase();
+  if (lower === 'anp') return 'ANNP';
+  return NETWORK_POLICY_TYPE_FILTERS.find((candidate) => candidate.toLowerCase() === lower);
+}
 
 export interface NetworkPolicyFilter {
   /** The control plane policy's name (its uid) or the name of its source policy. */
@@ -172,4 +192,33 @@ export interface PolicyCommands {
   /** `key` is an object key, "<Kind>/<namespace>/<name>". Rejects with NotFound, or Conflict (a Tier in use). */
   deleteObject(key: string): Promise<DeleteResultView>;
   setNamespaceLabels(name: string, labels: Record<string, string>): Promise<NamespaceLabelsView>;
+}
+
+// ---- network policy statistics (this node's flow counters) ----
+
+/** Antrea's stats object of one policy on this node, with the per-rule breakdown (see core/stats). */
+export type NetworkPolicyStatsView = NetworkPolicyStats;
+
+/** One rule's counts, for the Node-RED palette and scripts (see core/stats for what is counted). */
+export type RuleStatsView = RuleCounts;
+
+export interface NetworkPolicyStatsFilter {
+  /** The source policy's name or the control plane policy's uid. */
+  name?: string;
+  /** Namespace of the source policy (cluster-scoped policies have none and never match). */
+  namespace?: string;
+  type?: NetworkPolicyTypeFilter;
+}
+
+/** One policy: its name (or control plane uid); without namespace a cluster-scoped policy. */
+export interface PolicyRef {
+  name: string;
+  namespace?: string;
+  type?: NetworkPolicyTypeFilter;
+}
+
+/** Traffic counts of policies, from this node's flows. Rejects with `ApiError` like AgentQueries. */
+export interface PolicyStatsQueries {
+  networkPolicyStats(filter: NetworkPolicyStatsFilter): Promise<NetworkPolicyStatsView[]>;
+  ruleStats(policy: PolicyRef): Promise<RuleStatsView[]>;
 }

@@ -1,7 +1,10 @@
 // What a flow tells the agent when it sends a packet to the controller, and how packet-ins are rate-limited.
 //
 // Userdata layout (5 bytes, carried by `controller(userdata=..)` and returned in NXT_PACKET_IN2):
-//   byte 0     purpose: 1 = Reject (answer with a TCP RST / ICMP unreachable), 2 = audit log
+//   byte 0     bits 0-6 purpose: 1 = Reject (answer with a TCP RST / ICMP unreachable), 2 = audit log only;
+//              bit 7 (0x80) = also write an audit log entry (a Reject rule with enableLogging: `81.…`). A Reject
+//              rule already sends its packets to the agent, so logging it needs no second packet-in, only
+//              this bit; the Reject responder ignores it and the audit logger reads it.
 //   bytes 1-4  the rule's conjunction id, big-endian (the id in the rule's cookie and conj_id)
 // The flow's table and cookie also arrive with every packet-in, but the userdata is self-describing, so a
 // packet-in can be handled without looking up the flow that sent it.
@@ -14,10 +17,20 @@ export type ControllerPurpose = (typeof ControllerPurpose)[keyof typeof Controll
 
 export const CONTROLLER_USERDATA_LENGTH = 5;
 
+/** Bit 7 of byte 0: the packet-in is also an audit log entry. */
+export const CONTROLLER_LOG_FLAG = 0x80;
+
 export interface ControllerUserdata {
   purpose: ControllerPurpose;
   /** Unsigned 32-bit conjunction id of the rule. */
   ruleId: number;
+  /** Also audit-log the packet (set only on Reject: AuditLog packet-ins are always logged). */
+  log?: boolean;
+}
+
+/** True when the packet-in must become an audit log entry: purpose AuditLog, or any purpose with the log bit. */
+export function isAuditLogged(userdata: ControllerUserdata): boolean {
+  return userdata.purpose === ControllerPurpose.AuditLog || userdata.log === true;
 }
 
 export type ControllerUserdataErrorCode = 'USERDATA_INVALID' | 'USERDATA_UNKNOWN_PURPOSE';
@@ -38,7 +51,7 @@ export type UserdataDecodeResult =
 export function encodeControllerUserdata(userdata: ControllerUserdata): Uint8Array {
   checkUserdata(userdata);
   const out = new Uint8Array(CONTROLLER_USERDATA_LENGTH);
-  out[0] = userdata.purpose;
+  out[0] = userdata.purpose | (userdata.log === true ? CONTROLLER_LOG_FLAG : 0);
   new DataView(out.buffer).setUint32(1, userdata.ruleId);
   return out;
 }
@@ -69,15 +82,19 @@ export function decodeControllerUserdata(bytes: Uint8Array | undefined): Userdat
       ),
     };
   }
-  const purpose = bytes[0] as number;
+  const first = bytes[0] as number;
+  const purpose = first & ~CONTROLLER_LOG_FLAG;
   if (purpose !== ControllerPurpose.Reject && purpose !== ControllerPurpose.AuditLog) {
     return {
       ok: false,
-      error: new ControllerUserdataError('USERDATA_UNKNOWN_PURPOSE', `unknown controller purpose ${purpose}`),
+      error: new ControllerUserdataError('USERDATA_UNKNOWN_PURPOSE', `unknown controller purpose ${first}`),
     };
   }
   const ruleId = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength).getUint32(1);
-  return { ok: true, userdata: { purpose, ruleId } };
+  // `log` appears only when set, so userdata without the bit decodes exactly as before the bit existed.
+  const userdata: ControllerUserdata =
+    (first & CONTROLLER_LOG_FLAG) !== 0 ? { purpose, ruleId, log: true } : { purpose, ruleId };
+  return { ok: true, userdata };
 }
 
 /** The `userdata=` value as ovs-ofctl takes and dump-flows prints it: hex bytes joined by dots. */

@@ -112,8 +112,19 @@ function canonicalMatchToken(token: string): string {
   return `${field}=${value}`;
 }
 
+/**
+ * Flows are values that are never mutated, and the planner, the merger and the reconciler key the same flow
+ * objects again at every policy change (the per-rule compile cache hands back the same objects), so the key is
+ * remembered per object. A WeakMap holds no flow alive and is invisible to callers.
+ */
+const flowKeys = new WeakMap<object, string>();
+
 export function flowKey(f: Pick<Flow, 'table' | 'priority' | 'match'>): string {
-  return `${f.table}/${f.priority}/${canonicalMatch(f.match)}`;
+  const known = flowKeys.get(f);
+  if (known !== undefined) return known;
+  const key = `${f.table}/${f.priority}/${canonicalMatch(f.match)}`;
+  flowKeys.set(f, key);
+  return key;
 }
 
 // ---------------------------------------------------------------------------------------------------------

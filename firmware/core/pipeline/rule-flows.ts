@@ -27,6 +27,7 @@ import type {
   RuleDirection,
 } from '../controller/internal-types';
 import { isIpv4 } from '../ipam/ipv4';
+import { ControllerPurpose, controllerUserdataText, decodeControllerUserdata } from './controller-userdata';
 import { CookieCategory, flow, flowKey, makeCookie, type Flow, type FlowBuilder } from './flow';
 import { cidrTextsExcept, portRangeMasks, type PortMask } from './match-sets';
 import { EGRESS_RULE_REG, INGRESS_RULE_REG, TARGET_OFPORT_REG } from './pipeline-flows';
@@ -73,8 +74,10 @@ export interface ConjunctionSpec {
   appliedTo: readonly LocalPodAddress[];
   /** An empty list matches nothing (e.g. only named ports that no pod resolves). */
   services: readonly ResolvedService[] | 'any';
-  /** Where Reject sends packets. */
+  /** Where Reject and audit logging send packets. */
   packetIn?: PacketInOptions;
+  /** The rule's enableLogging: the packets it decides also go to the agent's audit log. */
+  log?: boolean;
 }
 
 /** One conjunction of a rule and its flows. A rule with named ports may need several (see `ruleFlows`). */
@@ -100,38 +103,81 @@ export class RuleFlowError extends Error {
 }
 
 // ---------------------------------------------------------------------------------------------------------
-// Reject: the packet goes to the agent, whose packet-in handler (the next task) answers the source with a TCP RST
-// or an ICMP unreachable. The userdata names the rule; its layout is the one of controller-userdata.ts
-// (ControllerPurpose.Reject): byte 0 = 1 (Reject), bytes 1-4 = the conjunction id, big-endian. The direction is
-// the packet-in's table (egress or ingress table).
+// Reject: the packet goes to the agent, whose packet-in handler answers the source with a TCP RST or an ICMP
+// unreachable. The userdata names the rule; its layout is the one of controller-userdata.ts
+// (ControllerPurpose.Reject): byte 0 = 1 (Reject; 0x81 when the rule is also audit-logged), bytes 1-4 = the
+// conjunction id, big-endian. The direction is the packet-in's table (egress or ingress table).
+//
+// Audit logging (enableLogging): the packet the rule decides is also copied to the agent, userdata purpose 2
+// (AuditLog) with the conjunction id, truncated to AUDIT_PACKET_IN_MAX_LENGTH bytes (headers are all the log
+// needs):
+//   Drop          `meter:256,controller(reason=no_match,max_len=128,id=N,userdata=02.<id>)`: no output, so the
+//                 packet is still dropped; the meter bounds packet-ins from a flood.
+//   Reject        unchanged flow shape, userdata `81.<id>`: the packet already goes to the agent.
+//   Allow / Pass  `controller(reason=no_match,max_len=128,id=N,userdata=02.<id>),<normal continuation>`, with NO
+//                 meter: in OpenFlow 1.3 a meter is an instruction of the whole flow, so a rate-exceeded band
+//                 would drop the allowed packet itself (and OVS 3.1's controller action has no meter_id option,
+//                 ovs-actions(7)). What bounds these packet-ins instead: only the first packet of a connection
+//                 reaches the policy tables (established traffic takes the ct_state=-new+est fast path in
+//                 ConntrackState), and the agent's audit logger deduplicates what does arrive.
 
-export const REJECT_USERDATA_PURPOSE = 0x01;
+export const REJECT_USERDATA_PURPOSE = ControllerPurpose.Reject;
 
-/** How Reject flows reach the agent. Without it they send to controller id 0, unmetered. */
+/** Bytes of a logged packet sent to the agent: Ethernet, a full-size IPv4 header and the L4 ports fit. */
+export const AUDIT_PACKET_IN_MAX_LENGTH = 128;
+
+/** How Reject and logging flows reach the agent. Without it they send to controller id 0, unmetered. */
 export interface PacketInOptions {
   /** The agent's OpenFlow connection id (NXT_SET_CONTROLLER_ID); only that connection gets the packet-in. */
   controllerId?: number;
   /** A meter limiting packet-ins (`meter:N` must come first). */
   meterId?: number;
+  /**
+   * Also log the drops of pods that Kubernetes NetworkPolicies isolate (tables 60/100), metered. Off by default:
+   * on a busy appliance default drops are the bulk of dropped traffic.
+   */
+  auditDefaultDrops?: boolean;
 }
 
-/** `01.<conj id as 4 bytes>`, as `controller(userdata=…)` takes it and dump-flows prints it. */
-export function rejectUserdata(conjId: number): string {
-  const bytes = [
-    REJECT_USERDATA_PURPOSE,
-    (conjId >>> 24) & 0xff,
-    (conjId >>> 16) & 0xff,
-    (conjId >>> 8) & 0xff,
-    conjId & 0xff,
-  ];
-  return bytes.map((b) => b.toString(16).padStart(2, '0')).join('.');
+/** `01.<conj id as 4 bytes>` (`81.…` when also logged), as `controller(userdata=…)` takes it and dump-flows prints it. */
+export function rejectUserdata(conjId: number, options: { log?: boolean } = {}): string {
+  return controllerUserdataText({
+    purpose: ControllerPurpose.Reject,
+    ruleId: conjId,
+    ...(options.log === true ? { log: true } : {}),
+  });
 }
 
-/** The conjunction id of Reject userdata; undefined for other userdata. */
+/** The conjunction id of Reject userdata (with or without the log bit); undefined for other userdata. */
 export function parseRejectUserdata(bytes: ArrayLike<number>): number | undefined {
-  if (bytes.length !== 5 || bytes[0] !== REJECT_USERDATA_PURPOSE) return undefined;
-  const at = (i: number): number => bytes[i] ?? 0;
-  return ((at(1) << 24) | (at(2) << 16) | (at(3) << 8) | at(4)) >>> 0;
+  const decoded = decodeControllerUserdata(Uint8Array.from(bytes));
+  return decoded.ok && decoded.userdata.purpose === ControllerPurpose.Reject
+    ? decoded.userdata.ruleId
+    : undefined;
+}
+
+/** `02.<conj id as 4 bytes>`: the userdata of an audit-log-only packet-in. */
+export function auditUserdata(conjId: number): string {
+  return controllerUserdataText({ purpose: ControllerPurpose.AuditLog, ruleId: conjId });
+}
+
+/**
+ * Appends the audit copy to a flow being built: `controller(reason=no_match,max_len=128[,id=N],userdata=02.<id>)`,
+ * behind `meter:N` when `metered` (only for flows that drop the packet anyway; see above).
+ */
+export function addAuditPacketIn(
+  b: FlowBuilder,
+  conjId: number,
+  packetIn: PacketInOptions,
+  metered: boolean,
+): FlowBuilder {
+  if (metered && packetIn.meterId !== undefined) b.meter(packetIn.meterId);
+  return b.controller({
+    reason: 'no_match',
+    maxLen: AUDIT_PACKET_IN_MAX_LENGTH,
+    ...(packetIn.controllerId === undefined ? {} : { id: packetIn.controllerId }),
+    userdata: auditUserdata(conjId),
+  });
 }
 
 // ---------------------------------------------------------------------------------------------------------
@@ -154,20 +200,22 @@ export function conjunctionActionFlow(spec: Omit<ConjunctionSpec, 'peers' | 'app
     .cookie(makeCookie(CookieCategory.Policy, spec.conjId))
     .matchConjId(spec.conjId)
     .matchProtocol('ip');
+  const packetIn = spec.packetIn ?? {};
+  const log = spec.log === true;
   switch (spec.action) {
     case 'Allow':
+      if (log) addAuditPacketIn(b, spec.conjId, packetIn, false);
       return b
         .loadReg(spec.direction === 'Out' ? EGRESS_RULE_REG : INGRESS_RULE_REG, spec.conjId)
         .gotoTable(allowTarget(spec.direction))
         .done();
     case 'Drop':
-      return b.drop().done();
+      return (log ? addAuditPacketIn(b, spec.conjId, packetIn, true) : b.drop()).done();
     case 'Reject': {
       // The packet goes to the controller only (no further table): the packet-in handler sends the RST or
-      // ICMP unreachable back to the source. That handler is the next task; until it runs this is a drop.
-      const packetIn = spec.packetIn ?? {};
+      // ICMP unreachable back to the source (it needs the whole frame: no max_len).
       if (packetIn.meterId !== undefined) b.meter(packetIn.meterId);
-      const userdata = rejectUserdata(spec.conjId);
+      const userdata = rejectUserdata(spec.conjId, { log });
       return (
         packetIn.controllerId === undefined
           ? b.controller({ userdata })
@@ -181,6 +229,7 @@ export function conjunctionActionFlow(spec: Omit<ConjunctionSpec, 'peers' | 'app
           `Pass in table ${spec.table} cannot continue in the Kubernetes NetworkPolicy table`,
         );
       }
+      if (log) addAuditPacketIn(b, spec.conjId, packetIn, false);
       return b.gotoTable(passTarget(spec.direction)).done();
   }
 }
@@ -263,7 +312,7 @@ function uniqueFlows(flows: Flow[]): Flow[] {
 // ---------------------------------------------------------------------------------------------------------
 // A rule of an internal NetworkPolicy → its conjunctions.
 
-interface LocalMember {
+export interface LocalMember {
   key: string;
   address: LocalPodAddress;
   member: GroupMemberPod;
@@ -316,6 +365,8 @@ export function ruleFlows(
   const named = rule.services.some((s) => typeof s.port === 'string');
   const base = { direction: rule.direction, action: rule.action, ...placement };
   const packetIn = options.packetIn;
+  // Kubernetes NetworkPolicy rules are never logged (only their default drops are, see policy-flows.ts).
+  const log = rule.enableLogging && policy.sourceRef.type !== 'K8sNetworkPolicy';
 
   const build = (
     subKey: string,
@@ -337,6 +388,7 @@ export function ruleFlows(
       appliedTo: pods.map((p) => p.address),
       services,
       ...(packetIn ? { packetIn } : {}),
+      ...(log ? { log } : {}),
     });
     return { subKey, conjId, flows, clauseFlows: counts };
   };

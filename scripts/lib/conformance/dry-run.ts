@@ -46,6 +46,17 @@ export interface CaseResult {
   failures: PairFailure[];
   /** Problems that are not a differing pair: invalid objects, unknown pods, unreadable case... */
   errors: string[];
+  /** Pairs that could not be probed (real traffic only, e.g. SCTP on a kernel without it). */
+  skipped?: SkippedPair[];
+}
+
+export interface SkippedPair {
+  step: number;
+  stepName: string;
+  probe: string;
+  from: string;
+  to: string;
+  reason: string;
 }
 
 /** Pod addresses come from this range when the model does not wish for one. */
@@ -321,7 +332,8 @@ export function resolveCidrRefs(
   return { value: out };
 }
 
-function keyOf(value: unknown): string | undefined {
+/** The object key ("Kind/namespace/name") of an API object, or undefined when it is not one. */
+export function keyOf(value: unknown): string | undefined {
   if (typeof value !== 'object' || value === null) return undefined;
   const obj = value as { apiVersion?: unknown; kind?: unknown; metadata?: { name?: unknown } };
   if (typeof obj.apiVersion !== 'string' || typeof obj.kind !== 'string') return undefined;
@@ -330,7 +342,7 @@ function keyOf(value: unknown): string | undefined {
 }
 
 /** Tiers, then Services, then groups (parents after their children), then policies. */
-function rankOf(value: unknown): number {
+export function rankOf(value: unknown): number {
   const obj = value as { kind?: unknown; spec?: { childGroups?: unknown } };
   switch (obj.kind) {
     case 'Tier':
