@@ -108,6 +108,7 @@ export class PolicyEnforcer {
   private running: Promise<void> | undefined;
   private retryTimer: NodeJS.Timeout | undefined;
   private consecutiveFailures = 0;
+  private savedConjunctionIds: ReadonlyMap<string, number> | undefined;
   private readonly counters = { realizations: 0, failures: 0, flows: 0, rules: 0 };
   private readonly idleWaiters: (() => void)[] = [];
 
@@ -339,8 +340,12 @@ export class PolicyEnforcer {
       const id = this.state.conjIds.idOf(key);
       if (id !== undefined) ids.set(key, id);
     }
+    // Most changes (labels, peers) keep every id: skip rewriting a file of thousands of keys then.
+    const saved = this.savedConjunctionIds;
+    if (saved && saved.size === ids.size && [...ids].every(([key, id]) => saved.get(key) === id)) return;
     try {
       store.save(ids);
+      this.savedConjunctionIds = ids;
     } catch (error) {
       this.logger.warn('conjunction ids not saved', { error });
     }

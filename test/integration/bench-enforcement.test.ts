@@ -95,7 +95,10 @@ describe('scripts/bench enforcement (small configuration)', function () {
     assert.ok(bulk.rawMs.every(isFiniteNumber));
     assert.equal(bulk.rawBestMs, Math.min(...bulk.rawMs));
     assert.ok(isFiniteNumber(bulk.ratio) && bulk.ratio > 0);
-    assert.equal(bulk.ok, bulk.ratio >= 0.5);
+    assert.ok(isFiniteNumber(bulk.agentRatio) && bulk.agentRatio > 0);
+    assert.ok(bulk.agentRealizationMs > 0 && bulk.agentRealizationMs <= bulk.oursMs);
+    assert.equal(bulk.ok, bulk.agentRatio >= 0.5);
+    assert.equal(bulk.endToEndOk, bulk.ratio >= 0.5);
     assert.ok(bulk.firmwareRealizations.some((r) => r.added > 0 && r.flows === bulk.flows));
   });
 
