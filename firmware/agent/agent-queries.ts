@@ -11,6 +11,9 @@ import type {
   AgentQueries,
   AppliedToGroupView,
   ApplyResultView,
+  ControllerConditionView,
+  ControllerInfoView,
+  ControllerQueries,
   DeleteResultView,
   GroupFilter,
   NamespaceLabelsView,
@@ -104,8 +107,11 @@ export interface AgentQueryDeps {
 
 const FULL_COOKIE_MASK = 0xff000000ffffffffn;
 
+/** Antrea's AntreaControllerInfoResourceName. */
+const CONTROLLER_INFO_NAME = 'antrea-controller';
+
 export class AgentQueryService
-  implements AgentQueries, AgentCommands, PolicyQueries, PolicyCommands, PolicyStatsQueries
+  implements AgentQueries, AgentCommands, PolicyQueries, PolicyCommands, PolicyStatsQueries, ControllerQueries
 {
   constructor(private readonly deps: AgentQueryDeps) {}
 
@@ -342,7 +348,7 @@ export class AgentQueryService
     const status = this.deps.agent.health();
     const policyCounts = await policyCall(() => this.deps.policies.counts());
     return {
-      podName: `antrea-agent-${this.deps.config.nodeName}`,
+      podName: firmwarePodName(this.deps.config),
       nodeName: this.deps.config.nodeName,
       status: status === 'Healthy' ? 'Healthy' : 'Unhealthy',
       nodeSubnets: [this.deps.config.podCidr],
@@ -354,6 +360,69 @@ export class AgentQueryService
       ...(this.deps.openflow ? { openflowConnectionUp: this.deps.openflow.isConnected } : {}),
     };
   }
+
+  /**
+   * The policy controller as Antrea's AntreaControllerInfo describes it. It runs in this process (standalone
+   * mode), so its Pod and Node are the agent's. Healthy means it is serving: the policy service is started.
+   * Antrea's controller refreshes its heartbeat every minute; here every answer is fresh, so the heartbeat is
+   * the time of the answer.
+   */
+  controllerInfo(): Promise<ControllerInfoView> {
+    return policyCall(() => this.currentControllerInfo());
+  }
+
+  private currentControllerInfo(): ControllerInfoView {
+    const { config } = this.deps;
+    let counts: ReturnType<AgentQueryDeps['policies']['counts']> | undefined;
+    let condition: ControllerConditionView;
+    const lastHeartbeatTime = kubernetesTime(this.now());
+    try {
+      counts = this.deps.policies.counts();
+      condition = { type: 'ControllerHealthy', status: 'True', lastHeartbeatTime };
+    } catch (error) {
+      if (!(error instanceof PolicyServiceError && error.code === 'NotStarted')) throw error;
+      condition = {
+        type: 'ControllerHealthy',
+        status: 'False',
+        lastHeartbeatTime,
+        reason: 'NotStarted',
+        message: error.message,
+      };
+    }
+    return {
+      apiVersion: 'crd.antrea.io/v1beta1',
+      kind: 'AntreaControllerInfo',
+      metadata: { name: CONTROLLER_INFO_NAME },
+      version: this.deps.version,
+      podRef: { kind: 'Pod', name: firmwarePodName(config) },
+      nodeRef: { kind: 'Node', name: config.nodeName },
+      // The controller's totals (PolicyService.counts is its whole snapshot), as Antrea's controller counts its
+      // stores; zero counts are printed, where Antrea's omitempty would drop them, so scripts can rely on them.
+      ...(counts === undefined
+        ? {}
+        : {
+            networkPolicyControllerInfo: {
+              networkPolicyNum: counts.networkPolicies,
+              addressGroupNum: counts.addressGroups,
+              appliedToGroupNum: counts.appliedToGroups,
+            },
+          }),
+      // Its only client is this process's agent, whose enforcer follows its change stream; no other agent
+      // connects (in cluster mode every node computes its own policies). No enforcer, no connected agent.
+      connectedAgentNum: this.deps.realization === undefined ? 0 : 1,
+      controllerConditions: [condition],
+    };
+  }
+}
+
+/** The firmware's identity as a Pod, as agentinfo and controllerinfo report it (one process runs both). */
+function firmwarePodName(config: Pick<FirmwareConfig, 'nodeName'>): string {
+  return `antrea-agent-${config.nodeName}`;
+}
+
+/** metav1.Time's text: RFC 3339 in UTC, whole seconds. */
+function kubernetesTime(milliseconds: number): string {
+  return new Date(milliseconds).toISOString().replace(/\.\d{3}Z$/, 'Z');
 }
 
 /** `K8sNetworkPolicy default/web`, `AntreaClusterNetworkPolicy deny-all`: how errors name a policy. */

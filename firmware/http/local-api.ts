@@ -12,6 +12,8 @@ import type {
   AgentQueries,
   AppliedToGroupView,
   ApplyResultView,
+  ControllerInfoView,
+  ControllerQueries,
   DeleteResultView,
   GroupFilter,
   NamespaceLabelsView,
@@ -42,6 +44,7 @@ export const LOCAL_API_PATHS = {
   podInterfaces: '/v1/podinterfaces',
   ovsFlows: '/v1/ovsflows',
   agentInfo: '/v1/agentinfo',
+  controllerInfo: '/v1/controllerinfo',
   podLabels: '/v1/podlabels',
   namespaceLabels: '/v1/namespacelabels',
   apply: '/v1/apply',
@@ -125,8 +128,11 @@ export interface LocalApiServerOptions {
   queries: AgentQueries;
   /** Absent: the API is read-only. */
   commands?: AgentCommands;
-  /** Absent: the agent serves no network policy endpoints (they answer 503). */
-  policies?: PolicyQueries & PolicyCommands;
+  /**
+   * Absent: the agent serves no network policy endpoints (they answer 503). The controller that computes the
+   * policies answers controllerinfo too, when it runs in this process (standalone); otherwise that answers 503.
+   */
+  policies?: PolicyQueries & PolicyCommands & Partial<ControllerQueries>;
   /** Absent: the agent serves no policy statistics (they answer 503). */
   stats?: PolicyStatsQueries;
   /** Absent: the agent serves no audit log (it answers 503). */
@@ -276,7 +282,7 @@ export class LocalApiServer {
     return stats;
   }
 
-  private policies(): PolicyQueries & PolicyCommands {
+  private policies(): PolicyQueries & PolicyCommands & Partial<ControllerQueries> {
     const { policies } = this.options;
     if (policies === undefined)
       throw new ApiError('Unavailable', 'this agent serves no network policies over its local API');
@@ -354,6 +360,14 @@ export class LocalApiServer {
       case LOCAL_API_PATHS.agentInfo:
         queryParams(url, []);
         return queries.agentInfo();
+      case LOCAL_API_PATHS.controllerInfo: {
+        queryParams(url, []);
+        const policies = this.policies();
+        if (policies.controllerInfo === undefined) {
+          throw new ApiError('Unavailable', 'no policy controller runs in this agent');
+        }
+        return policies.controllerInfo();
+      }
       case LOCAL_API_PATHS.networkPolicies: {
         const params = queryParams(url, ['name', 'namespace', 'type']);
         const filter: NetworkPolicyFilter = {};
@@ -554,7 +568,7 @@ const DEFAULT_CLIENT_TIMEOUT_MS = 30_000;
 
 /** AgentQueries over the socket: the CLI runs the same commands as the console, just remotely. */
 export class LocalApiClient
-  implements AgentQueries, AgentCommands, PolicyQueries, PolicyCommands, PolicyStatsQueries
+  implements AgentQueries, AgentCommands, PolicyQueries, PolicyCommands, PolicyStatsQueries, ControllerQueries
 {
   constructor(private readonly options: LocalApiClientOptions) {}
 
@@ -585,6 +599,13 @@ export class LocalApiClient
       throw new Error('the agent sent an unexpected answer for agentinfo');
     }
     return body as AgentInfoView;
+  }
+
+  async controllerInfo(): Promise<ControllerInfoView> {
+    return expectObject(
+      await this.get(LOCAL_API_PATHS.controllerInfo, {}),
+      'controllerinfo',
+    ) as ControllerInfoView;
   }
 
   async healthz(): Promise<void> {

@@ -13,6 +13,8 @@ import {
   type AgentQueries,
   type PodInterfaceView,
 } from '../../firmware/http/local-api';
+import { NGINX_ALLOW_EXAMPLE } from '../../scripts/lib/seed';
+import { startTestNode, type TestNode } from '../support/sim-cluster';
 
 const REPO_ROOT = path.resolve(__dirname, '../..');
 const CLI = path.join(REPO_ROOT, 'firmware/cli/antctl.ts');
@@ -305,5 +307,61 @@ describe('antctl CLI against a local API server', function () {
     } finally {
       agent.flowCount = undefined;
     }
+  });
+});
+
+describe('antctl CLI against a real node', function () {
+  this.timeout(240_000);
+  let t: TestNode;
+
+  const antctl = (...args: string[]): Promise<CliRun> => {
+    const [cmd = process.execPath, ...prefix] = t.node.antctlCommand();
+    return runCli(cmd, [...prefix, ...args], { ANTREA_EDGE_ANTCTL_SOCKET: t.node.antctlSocket });
+  };
+
+  /** The one row under the header, split into cells (no cell here contains spaces). */
+  const controllerInfoRow = async (): Promise<string[]> => {
+    const run = await antctl('get', 'controllerinfo');
+    assert.equal(run.code, 0, run.stderr);
+    assert.equal(run.stderr, '');
+    const [header, row, ...more] = run.stdout.trimEnd().split('\n');
+    assert.deepEqual(header?.split(/\s+/), [
+      'POD',
+      'NODE',
+      'STATUS',
+      'NETWORK-POLICIES',
+      'ADDRESS-GROUPS',
+      'APPLIED-TO-GROUPS',
+      'CONNECTED-AGENTS',
+    ]);
+    assert.deepEqual(more, []);
+    return row?.split(/\s+/) ?? [];
+  };
+
+  before(async () => {
+    t = await startTestNode('aci');
+  });
+
+  after(async () => {
+    await t?.stop();
+  });
+
+  it('get controllerinfo shows the in-process controller and its policy count after an apply', async () => {
+    // DevNode's default node name; the controller runs in the agent's process, so it reports the agent's Pod.
+    const identity = ['antrea-agent-antrea-edge-sim', 'antrea-edge-sim', 'Healthy'];
+    assert.deepEqual(await controllerInfoRow(), [...identity, '0', '0', '0', '1']);
+    const apply = await antctl('apply', '-f', NGINX_ALLOW_EXAMPLE);
+    assert.equal(apply.code, 0, apply.stderr);
+    // nginx-allow: one policy, its applied-to Pods (app=nginx) and its peers (app=nginx) are one group each.
+    assert.deepEqual(await controllerInfoRow(), [...identity, '1', '1', '1', '1']);
+    const yaml = await antctl('get', 'ci', '-o', 'yaml');
+    assert.equal(yaml.code, 0, yaml.stderr);
+    const info = parseYaml(yaml.stdout) as Record<string, unknown>;
+    assert.equal(info['kind'], 'AntreaControllerInfo');
+    assert.deepEqual(info['networkPolicyControllerInfo'], {
+      networkPolicyNum: 1,
+      addressGroupNum: 1,
+      appliedToGroupNum: 1,
+    });
   });
 });

@@ -361,6 +361,7 @@ describe('antctl help', () => {
         '  addressgroup         Print address groups',
         "  agentinfo            Print agent's basic information",
         '  appliedtogroup       Print appliedto groups',
+        "  controllerinfo       Print Antrea controller's basic information",
         '  networkpolicy        Print control plane NetworkPolicies',
         '  networkpolicystats   Print traffic statistics of NetworkPolicies on this node',
         '  ovsflows             Dump OVS flows',

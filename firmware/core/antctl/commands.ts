@@ -20,6 +20,8 @@ import type {
   AgentQueries,
   AppliedToGroupView,
   ApplyResultView,
+  ControllerInfoView,
+  ControllerQueries,
   NetworkPolicyEvaluationView,
   NetworkPolicyStatsView,
   NetworkPolicyTypeFilter,
@@ -62,6 +64,7 @@ export type CommandId =
   | 'get podinterface'
   | 'get ovsflows'
   | 'get agentinfo'
+  | 'get controllerinfo'
   | 'get networkpolicy'
   | 'get networkpolicystats'
   | 'get addressgroup'
@@ -191,6 +194,22 @@ export const ANTCTL_COMMANDS: CommandTable = {
         {
           description: 'Print it with the OVS version and flow counts per table',
           command: 'antctl get ai -o yaml',
+        },
+      ],
+    },
+    {
+      id: 'get controllerinfo',
+      group: 'get',
+      use: 'controllerinfo',
+      aliases: ['controllerinfos', 'ci'],
+      short: "Print Antrea controller's basic information",
+      long: "Print the basic information of the NetworkPolicy controller, which runs inside this firmware next to the agent (standalone mode): its health, how many NetworkPolicies, AddressGroups and AppliedToGroups it computed (all of them, not only those that span this node) and how many agents it serves (this node's).",
+      flags: [outputFlag('table')],
+      examples: [
+        { description: "Print the controller's basic information", command: 'antctl get controllerinfo' },
+        {
+          description: 'Print it as an AntreaControllerInfo object, with its heartbeat time',
+          command: 'antctl get ci -o yaml',
         },
       ],
     },
@@ -540,6 +559,7 @@ export type RunnableCommand =
       output: OutputKind;
     }
   | { kind: 'get agentinfo'; output: OutputKind }
+  | { kind: 'get controllerinfo'; output: OutputKind }
   | {
       kind: 'get networkpolicy';
       name?: string;
@@ -823,6 +843,7 @@ export function parseArgs(argv: string[]): ParsedCommand | ParseError {
       return result;
     }
     case 'get agentinfo':
+    case 'get controllerinfo':
     case 'version':
       return { kind: command.id, output, globals };
   }
@@ -1211,11 +1232,15 @@ export interface RunContext {
   readManifest?(file: string): Promise<string>;
 }
 
-/** What the runner talks to: every agent has AgentQueries; the policy parts only where policies are served. */
+/**
+ * What the runner talks to: every agent has AgentQueries; the policy parts only where policies are served, the
+ * controller's info only where the controller runs.
+ */
 export type AntctlBackend = AgentQueries &
   Partial<PolicyQueries> &
   Partial<PolicyCommands> &
-  Partial<PolicyStatsQueries>;
+  Partial<PolicyStatsQueries> &
+  Partial<ControllerQueries>;
 
 export const NO_RESOURCES_NOTICE = 'No resources found.\n';
 
@@ -1321,6 +1346,11 @@ export async function runCommand(
       const info = await queries.agentInfo();
       return { stdout: formatOutput(command.output, info, () => agentInfoTable(info)), stderr: '' };
     }
+    case 'get controllerinfo': {
+      if (queries.controllerInfo === undefined) throw new ApiError('Unavailable', NO_CONTROLLER);
+      const info = await queries.controllerInfo();
+      return { stdout: formatOutput(command.output, info, () => controllerInfoTable(info)), stderr: '' };
+    }
     case 'version': {
       const data = { antctlVersion: context.antctlVersion };
       return {
@@ -1335,6 +1365,7 @@ export async function runCommand(
 }
 
 const NO_POLICIES = 'this agent does not serve network policies';
+const NO_CONTROLLER = 'no policy controller runs in this agent';
 
 function noTable(): TableData {
   return { columns: [], rows: [] };
@@ -1486,6 +1517,46 @@ export function agentInfoTable(info: AgentInfoView): TableData {
       ],
     ],
   };
+}
+
+/**
+ * Antrea's columns. POD is `namespace/name` as Antrea prints it, or the name alone when the firmware runs in no
+ * Namespace (standalone). A count the controller cannot give (it is not serving) prints as <NONE>.
+ */
+export function controllerInfoTable(info: ControllerInfoView): TableData {
+  const counts = info.networkPolicyControllerInfo;
+  const pod =
+    info.podRef.namespace === undefined ? info.podRef.name : `${info.podRef.namespace}/${info.podRef.name}`;
+  return {
+    columns: [
+      'POD',
+      'NODE',
+      'STATUS',
+      'NETWORK-POLICIES',
+      'ADDRESS-GROUPS',
+      'APPLIED-TO-GROUPS',
+      'CONNECTED-AGENTS',
+    ],
+    rows: [
+      [
+        pod,
+        info.nodeRef.name,
+        controllerStatus(info.controllerConditions),
+        counts === undefined ? '' : String(counts.networkPolicyNum),
+        counts === undefined ? '' : String(counts.addressGroupNum),
+        counts === undefined ? '' : String(counts.appliedToGroupNum),
+        String(info.connectedAgentNum),
+      ],
+    ],
+  };
+}
+
+/** Antrea's GetControllerConditionStr: any False condition is Unhealthy, else any Unknown is Unknown. */
+function controllerStatus(conditions: ControllerInfoView['controllerConditions']): string {
+  if (conditions.length === 0) return '';
+  if (conditions.some((condition) => condition.status === 'False')) return 'Unhealthy';
+  if (conditions.some((condition) => condition.status === 'Unknown')) return 'Unknown';
+  return 'Healthy';
 }
 
 /** Antrea's columns; NAME is the control plane policy's name, its UID. */

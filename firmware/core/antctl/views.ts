@@ -67,6 +67,57 @@ export interface AgentQueries {
   agentInfo(): Promise<AgentInfoView>;
 }
 
+// ---- controller info (the policy controller runs in this process, standalone mode) ----
+
+/** A Kubernetes ObjectReference as AntreaControllerInfo carries it; only the fields that are true here. */
+export interface ObjectReferenceView {
+  kind: 'Pod' | 'Node' | 'Service';
+  /** Absent in standalone mode: there is no Kubernetes Namespace the firmware runs in. */
+  namespace?: string;
+  name: string;
+}
+
+export type ConditionStatus = 'True' | 'False' | 'Unknown';
+
+export interface ControllerConditionView {
+  type: 'ControllerHealthy';
+  status: ConditionStatus;
+  /** RFC 3339, seconds precision (metav1.Time). */
+  lastHeartbeatTime: string;
+  reason?: string;
+  message?: string;
+}
+
+/** Antrea's NetworkPolicyControllerInfo: the controller's totals, every policy and group it computed. */
+export interface NetworkPolicyControllerInfoView {
+  networkPolicyNum: number;
+  addressGroupNum: number;
+  appliedToGroupNum: number;
+}
+
+/**
+ * Shaped as Antrea's AntreaControllerInfo (crd.antrea.io/v1beta1), so scripts written for Antrea read it. Fields
+ * that would not be true here are absent: `serviceRef` (no antrea Service fronts the controller) and `apiPort`
+ * (the controller has no API server of its own; antctl talks to the agent's local socket).
+ */
+export interface ControllerInfoView {
+  apiVersion: 'crd.antrea.io/v1beta1';
+  kind: 'AntreaControllerInfo';
+  metadata: { name: string };
+  version: string;
+  podRef: ObjectReferenceView;
+  nodeRef: ObjectReferenceView;
+  /** Absent while the controller is not serving: its counts are unknown then, not zero. */
+  networkPolicyControllerInfo?: NetworkPolicyControllerInfoView;
+  connectedAgentNum: number;
+  controllerConditions: ControllerConditionView[];
+}
+
+/** Where the policy controller runs (standalone mode). Rejects with `ApiError` like AgentQueries. */
+export interface ControllerQueries {
+  controllerInfo(): Promise<ControllerInfoView>;
+}
+
 export interface PodLabelsView {
   namespace: string;
   name: string;
