@@ -1,6 +1,13 @@
 import assert from 'node:assert/strict';
 import { allocateIpv4, IpamError } from '../../firmware/core/ipam/ip-allocator';
-import { cidrContains, formatCidr, formatIpv4, parseCidr, parseIpv4 } from '../../firmware/core/ipam/ipv4';
+import {
+  cidrContains,
+  formatCidr,
+  formatIpv4,
+  isIpv4,
+  parseCidr,
+  parseIpv4,
+} from '../../firmware/core/ipam/ipv4';
 
 describe('IPv4 helpers', () => {
   it('round-trips addresses and clears host bits of a CIDR', () => {
@@ -9,6 +16,28 @@ describe('IPv4 helpers', () => {
     assert.equal(formatCidr(parseCidr('255.255.255.255/32')), '255.255.255.255/32');
     assert.ok(cidrContains(parseCidr('10.10.0.0/24'), parseIpv4('10.10.0.200')));
     assert.ok(!cidrContains(parseCidr('10.10.0.0/24'), parseIpv4('10.10.1.0')));
+  });
+
+  it('accepts exactly the dotted quads with 1-3 digit octets up to 255', () => {
+    const valid = ['0.0.0.0', '1.2.3.4', '255.255.255.255', '01.2.3.4', '10.10.0.2'];
+    const invalid = [
+      '256.1.1.1',
+      '1.2.3',
+      '1.2.3.4.5',
+      '1..2.3',
+      'a.b.c.d',
+      '1.2.3.4 ',
+      '',
+      '1.2.3.',
+      '.1.2.3',
+    ];
+    for (const text of valid) assert.ok(isIpv4(text), text);
+    for (const text of [...invalid, '1234.1.1.1', '1.2.3.-4', '1.2.3.4/32']) {
+      assert.ok(!isIpv4(text), text);
+      assert.throws(() => parseIpv4(text), /invalid IPv4 address/, text);
+    }
+    assert.equal(parseIpv4('255.255.255.255'), 0xffffffff);
+    assert.equal(parseIpv4('10.10.0.2'), 0x0a0a0002);
   });
 
   it('rejects malformed input', () => {

@@ -10,17 +10,36 @@ export class Ipv4Error extends Error {
   readonly code = 'InvalidIPv4';
 }
 
+/** Dotted quad with 1–3 decimal digits per octet, each ≤ 255 (leading zeros accepted, as before). */
 export function parseIpv4(text: string): number {
-  const parts = text.split('.');
-  if (parts.length !== 4) throw new Ipv4Error(`invalid IPv4 address "${text}"`);
-  let value = 0;
-  for (const part of parts) {
-    if (!/^\d{1,3}$/.test(part)) throw new Ipv4Error(`invalid IPv4 address "${text}"`);
-    const octet = Number(part);
-    if (octet > 255) throw new Ipv4Error(`invalid IPv4 address "${text}"`);
-    value = value * 256 + octet;
-  }
+  // A character loop: this runs for every pod address of every rule at every policy change.
+  const value = scanIpv4(text);
+  if (value < 0) throw new Ipv4Error(`invalid IPv4 address "${text}"`);
   return value;
+}
+
+/** The address as a number, or -1 when `text` is not a dotted quad. */
+function scanIpv4(text: string): number {
+  let value = 0;
+  let octet = 0;
+  let digits = 0;
+  let dots = 0;
+  for (let i = 0; i < text.length; i++) {
+    const c = text.charCodeAt(i);
+    if (c >= 48 && c <= 57) {
+      if (++digits > 3) return -1;
+      octet = octet * 10 + (c - 48);
+    } else if (c === 46) {
+      if (digits === 0 || octet > 255 || ++dots > 3) return -1;
+      value = value * 256 + octet;
+      octet = 0;
+      digits = 0;
+    } else {
+      return -1;
+    }
+  }
+  if (dots !== 3 || digits === 0 || octet > 255) return -1;
+  return value * 256 + octet;
 }
 
 export function formatIpv4(value: number): string {
@@ -28,12 +47,7 @@ export function formatIpv4(value: number): string {
 }
 
 export function isIpv4(text: string): boolean {
-  try {
-    parseIpv4(text);
-    return true;
-  } catch {
-    return false;
-  }
+  return scanIpv4(text) >= 0;
 }
 
 /** Parses "A.B.C.D/N"; host bits are cleared (as Kubernetes does for ipBlock). */
