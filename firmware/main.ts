@@ -11,11 +11,12 @@ import {
   parseOptions,
   validateBoardProfile,
   type FirmwareConfig,
+  type HttpListen,
 } from './core/config';
 import { formatIpv4, gatewayIpOf, parseCidr } from './core/ipam/ipv4';
 import type { Logger, LogLevel } from './core/logger';
-import { JsonLogger } from './log/json-logger';
-import { openStore, type StoreDatabase } from './store/database';
+import { JsonLogger, RecentLogSink, RuntimeLogLevel } from './log/json-logger';
+import { openStore, schemaVersion, type StoreDatabase } from './store/database';
 import { IpAllocationRepository, PodRepository } from './store/pod-repository';
 import { NamespaceRepository, PolicyObjectRepository } from './store/policy-repository';
 import { OvsdbClient } from './ovs/ovsdb/ovsdb-client';
@@ -29,6 +30,8 @@ import { FlowReconciler } from './agent/flow-reconciler';
 import { PodLifecycle } from './agent/pod-lifecycle';
 import { Agent, TUNNEL_OFPORT } from './agent/agent';
 import type { NodeNetwork } from './core/pipeline/pipeline-flows';
+import { TraceflowService, type TraceflowPod } from './agent/traceflow';
+import { OfprotoTracer } from './agent/traceflow-ofproto';
 import { AgentQueryService, RevalidatorWait } from './agent/agent-queries';
 import { BridgeAdapter } from './agent/bridge-adapter';
 import { PolicyService } from './agent/policy-service';
@@ -52,6 +55,17 @@ import { LocalHostFacts } from './console/host-facts';
 import { SimulatedPowerControl, SystemPowerControl } from './console/power-control';
 import { nodeConsoleTimers } from './console/console-timers';
 import { UserRepository } from './store/user-repository';
+import { Registry } from 'prom-client';
+import {
+  healthzHandler,
+  HttpRouter,
+  ManagementServer,
+  metricsHandler,
+  readyzHandler,
+} from './http/management-server';
+import { Readiness } from './observability/readiness';
+import { FirmwareMetrics } from './observability/firmware-metrics';
+import { firmwareLogSource, SupportBundle } from './observability/support-bundle';
 
 /** This agent's OpenFlow connection id: Reject flows send packet-ins to it alone. */
 export const AGENT_CONTROLLER_ID = 0xae01;
@@ -62,17 +76,43 @@ interface Stoppable {
   stop(): Promise<void> | void;
 }
 
+/** What main() shares with the Firmware for observability; absent parts are simply not offered. */
+export interface FirmwareObservability {
+  /** The level every logger follows; `antctl log-level` changes it. */
+  logLevel?: RuntimeLogLevel;
+  /** The newest log lines, for support bundles when stdout is no file. */
+  recentLog?: { text(): string };
+}
+
+/** Paths the management server serves; Node-RED mounts its own prefixes on the same router. */
+export const MANAGEMENT_PATHS = { metrics: '/metrics', healthz: '/healthz', readyz: '/readyz' } as const;
+
 export class Firmware {
   private readonly stoppers: Stoppable[] = [];
+  private startupDone = false;
+  /** Prometheus metrics of this firmware only (never prom-client's global registry). */
+  readonly metricsRegistry = new Registry();
+  readonly readiness = new Readiness();
+  /** The management server's routes; mount more handlers before start() returns. */
+  readonly httpRouter = new HttpRouter();
+  private managementServer: ManagementServer | undefined;
 
   constructor(
     private readonly config: FirmwareConfig,
     private readonly logger: Logger,
+    private readonly observability: FirmwareObservability = {},
   ) {}
+
+  /** Where the management server listens, once started; undefined when it is off. */
+  managementAddress(): { host: string; port: number } | undefined {
+    return this.managementServer?.address();
+  }
 
   async start(): Promise<void> {
     const { config, logger } = this;
     fs.mkdirSync(config.runDir, { recursive: true });
+    // First, so /healthz answers and /readyz explains what is missing during a long start-up.
+    await this.startManagementServer();
     const db: StoreDatabase = openStore(path.join(config.dataDir, 'antrea-edge.db'));
     this.stoppers.push({
       stop: () => {
@@ -84,6 +124,7 @@ export class Firmware {
       socketPath: config.ovsdbSocket,
       logger: logger.child({ component: 'ovsdb' }),
     });
+    this.readiness.add('ovsdb', () => (ovsdb.isConnected() ? undefined : 'OVSDB connection is down'));
     await ovsdb.start();
     this.stoppers.push(ovsdb);
     const bridge = new OvsBridge(ovsdb, config.bridgeName, logger.child({ component: 'bridge' }));
@@ -118,6 +159,9 @@ export class Firmware {
       controllerId: AGENT_CONTROLLER_ID,
       logger: logger.child({ component: 'openflow' }),
     });
+    this.readiness.add('openflow', () =>
+      openflow.isConnected ? undefined : `OpenFlow connection is ${openflow.state}`,
+    );
     openflow.start();
     this.stoppers.push(openflow);
     const rejects = new RejectResponder({
@@ -200,6 +244,13 @@ export class Firmware {
       pods,
       resyncHooks: [enforcementResyncHook({ enforcer, meters, meter })],
     });
+    this.readiness.add('agent', () => {
+      const health = agent.health();
+      if (health === 'Healthy') return undefined;
+      return health === 'Starting'
+        ? 'start-up resync not finished'
+        : 'replay after an ovs-vswitchd restart failed';
+    });
     await agent.start();
     this.stoppers.push(agent);
     this.stoppers.push(enforcer);
@@ -212,7 +263,19 @@ export class Firmware {
     await cni.start();
     this.stoppers.push(cni);
 
-    const queries = new AgentQueryService({
+    const traceflow = this.startTraceflow({
+      openflow,
+      flows,
+      flowWriter,
+      enforcer,
+      podRepo,
+      pods,
+      agent,
+      policies,
+      ovsEnv,
+    });
+
+    const queries: AgentQueryService = new AgentQueryService({
       config,
       version: FIRMWARE_VERSION,
       agent,
@@ -225,7 +288,49 @@ export class Firmware {
       openflow,
       policyFlows: enforcer,
       flowCounters: new RevalidatorWait({ ovsRunDir: config.ovsRunDir, env: ovsEnv }),
+      ...(this.observability.logLevel ? { logLevel: this.logLevelControl(this.observability.logLevel) } : {}),
+      supportBundle: { supportBundle: (request, progress) => supportBundle.collect(request, progress) },
+      traceflow,
     });
+    const users = new UserRepository(db);
+    const supportBundle: SupportBundle = new SupportBundle({
+      nodeName: config.nodeName,
+      version: FIRMWARE_VERSION,
+      defaultDir: path.join(config.dataDir, 'support-bundles'),
+      queries,
+      firmwareLog: firmwareLogSource(this.observability.recentLog),
+      npLogFile: npLogPath(config.dataDir),
+      bridgeName: config.bridgeName,
+      ovsdbSocket: config.ovsdbSocket,
+      ovsEnv,
+      storeSchemaVersion: () => schemaVersion(db),
+      boardProfile: config.board,
+      config,
+      secrets: () =>
+        users.names().flatMap((name) => {
+          const user = users.byName(name);
+          return user === undefined ? [] : [user.passwordHash, user.salt];
+        }),
+      metrics: () => this.metricsRegistry.metrics(),
+      logger: logger.child({ component: 'support-bundle' }),
+    });
+    const metrics = new FirmwareMetrics({
+      registry: this.metricsRegistry,
+      logger: logger.child({ component: 'metrics' }),
+      sources: {
+        version: FIRMWARE_VERSION,
+        localPods: () => podRepo.list().length,
+        policyCounts: () => policies.counts(),
+        flowsPerTable: () => flows.desiredFlowsPerTable(),
+        ruleStats: queries,
+        enforcer,
+        ovsdb,
+        openflow,
+        audit,
+      },
+    });
+    metrics.start();
+    this.stoppers.push(metrics);
     const api = new LocalApiServer({
       socketPath: config.antctlSocket,
       queries,
@@ -233,19 +338,134 @@ export class Firmware {
       policies: queries,
       stats: queries,
       auditLog,
+      logLevel: queries,
+      supportBundle: queries,
+      traceflow: queries,
       logger: logger.child({ component: 'local-api' }),
     });
     await api.start();
     this.stoppers.push(api);
     // Last: the console never delays enforcement, and a missing device only means retries.
     if (config.console.device !== undefined) this.startConsole(config.console.device, db, podRepo, queries);
+    this.startupDone = true;
     logger.info('antrea-edge ready', {
       version: FIRMWARE_VERSION,
       mode: config.mode,
       board: config.board.name,
       cniSocket: config.cniSocket,
       antctlSocket: config.antctlSocket,
+      managementAddress: this.managementAddress(),
     });
+  }
+
+  private async startManagementServer(): Promise<void> {
+    const { config, logger } = this;
+    this.readiness.add('startup', () => (this.startupDone ? undefined : 'firmware start-up not finished'));
+    const router = this.httpRouter;
+    const httpLogger = logger.child({ component: 'http' });
+    router.mount(MANAGEMENT_PATHS.healthz, healthzHandler());
+    router.mount(MANAGEMENT_PATHS.readyz, readyzHandler(this.readiness));
+    router.mount(
+      MANAGEMENT_PATHS.metrics,
+      metricsHandler(
+        { contentType: this.metricsRegistry.contentType, metrics: () => this.metricsRegistry.metrics() },
+        httpLogger,
+      ),
+    );
+    const address = resolveHttpListen(config.httpListen, httpLogger);
+    if (address === undefined) return;
+    const server = new ManagementServer({ ...address, router, logger: httpLogger });
+    try {
+      await server.start();
+    } catch (error) {
+      // Enforcement matters more than observability: a taken port must not keep the agent from starting.
+      httpLogger.error('management server not started; no /metrics, /healthz or /readyz', { error });
+      return;
+    }
+    this.managementServer = server;
+    this.stoppers.push(server);
+  }
+
+  /** The run-time level, logging each change at the more verbose of the two levels so it is always seen. */
+  private logLevelControl(level: RuntimeLogLevel): {
+    readonly current: LogLevel;
+    set(next: LogLevel): LogLevel;
+  } {
+    const logger = this.logger.child({ component: 'log-level' });
+    const order: Record<LogLevel, number> = { debug: 0, info: 1, warn: 2, error: 3 };
+    return {
+      get current() {
+        return level.current;
+      },
+      set(next: LogLevel): LogLevel {
+        const previous = level.current;
+        if (order[next] <= order[previous]) {
+          level.set(next);
+          logger.warn('log level changed', { level: next, previous });
+        } else {
+          logger.warn('log level changed', { level: next, previous });
+          level.set(next);
+        }
+        return previous;
+      },
+    };
+  }
+
+  /** Traceflow shares the agent's OpenFlow channel (packet-ins by userdata purpose) and its FlowReconciler. */
+  private startTraceflow(deps: {
+    openflow: OpenFlowChannel;
+    flows: FlowReconciler;
+    flowWriter: FlowWriter;
+    enforcer: PolicyEnforcer;
+    podRepo: PodRepository;
+    pods: PodLifecycle;
+    agent: Agent;
+    policies: PolicyService;
+    ovsEnv: NodeJS.ProcessEnv;
+  }): TraceflowService {
+    const { config } = this;
+    const { podRepo, pods, policies } = deps;
+    const attached = (): TraceflowPod[] =>
+      podRepo.list().flatMap((pod) => {
+        const ofport = pods.ofportOf(pod.containerId);
+        return ofport === undefined
+          ? []
+          : [{ namespace: pod.namespace, name: pod.name, ip: pod.ip, mac: pod.mac, ofport }];
+      });
+    const tracer = new OfprotoTracer({
+      ovsRunDir: config.ovsRunDir,
+      bridge: config.bridgeName,
+      env: deps.ovsEnv,
+    });
+    const traceflow = new TraceflowService({
+      channel: deps.openflow,
+      flows: deps.flows,
+      installedFlows: deps.flowWriter,
+      rules: deps.enforcer,
+      pods: {
+        pod: (namespace, name) => attached().find((p) => p.namespace === namespace && p.name === name),
+        byOfport: (ofport) => attached().find((p) => p.ofport === ofport),
+        byIp: (ip) => attached().find((p) => p.ip === ip),
+      },
+      node: () => deps.agent.node(),
+      controllerId: AGENT_CONTROLLER_ID,
+      logger: this.logger,
+      ofprotoTrace: (flowText) => tracer.trace(flowText),
+      isolatingPolicy: (query) => {
+        try {
+          const view = policies.evaluate(query);
+          const rule = (query.direction === 'Out' ? view.egress : view.ingress).rule;
+          if (rule?.action !== 'DefaultDeny') return undefined;
+          const { type, namespace, name } = rule.policy;
+          return namespace === undefined ? { type, name } : { type, namespace, name };
+        } catch {
+          return undefined;
+        }
+      },
+    });
+    traceflow.start();
+    this.stoppers.push(traceflow);
+    return traceflow;
   }
 
   private startConsole(
@@ -289,6 +509,7 @@ export class Firmware {
   }
 
   async stop(): Promise<void> {
+    this.startupDone = false;
     for (const s of this.stoppers.reverse()) {
       try {
         await s.stop();
@@ -321,6 +542,27 @@ class JsonConjunctionIdFile implements ConjunctionIdStore {
   }
 }
 
+/**
+ * The address to listen on: as configured, or the IPv4 address of the management NIC now. A NIC without one
+ * (not up yet) falls back to loopback with a warning rather than listening on every interface.
+ */
+function resolveHttpListen(listen: HttpListen, logger: Logger): { host: string; port: number } | undefined {
+  switch (listen.kind) {
+    case 'none':
+      return undefined;
+    case 'address':
+      return { host: listen.host, port: listen.port };
+    case 'interface': {
+      const address = os.networkInterfaces()[listen.interface]?.find((a) => a.family === 'IPv4')?.address;
+      if (address !== undefined) return { host: address, port: listen.port };
+      logger.warn('management NIC has no IPv4 address; management server listens on loopback only', {
+        interface: listen.interface,
+      });
+      return { host: '127.0.0.1', port: listen.port };
+    }
+  }
+}
+
 function loadBoard(name: string): FirmwareConfig['board'] {
   const candidates = [
     path.resolve(__dirname, '..', 'board', name, 'profile.json'),
@@ -331,6 +573,9 @@ function loadBoard(name: string): FirmwareConfig['board'] {
   if (!file) throw new ConfigError(`unknown board "${name}": no profile.json in ${candidates.join(', ')}`);
   return validateBoardProfile(JSON.parse(fs.readFileSync(file, 'utf8')), file);
 }
+
+/** Log lines kept in memory for support bundles (when stdout is a pipe or journal, not a file). */
+const RECENT_LOG_BYTES = 2 * 1024 * 1024;
 
 async function main(argv: string[]): Promise<number> {
   let config: FirmwareConfig;
@@ -348,9 +593,10 @@ async function main(argv: string[]): Promise<number> {
     }
     throw err;
   }
-  const level: { current: LogLevel } = { current: config.logLevel };
-  const logger = new JsonLogger(process.stdout, level, { component: 'main' });
-  const firmware = new Firmware(config, logger);
+  const level = new RuntimeLogLevel(config.logLevel);
+  const recentLog = new RecentLogSink(process.stdout, RECENT_LOG_BYTES);
+  const logger = new JsonLogger(recentLog, level, { component: 'main' });
+  const firmware = new Firmware(config, logger, { logLevel: level, recentLog });
   let stopping = false;
   const shutdown = (signal: string): void => {
     if (stopping) return;

@@ -33,7 +33,17 @@ import type {
   PodInterfaceView,
   PolicyCommands,
   PolicyQueries,
+  LogLevelCommands,
+  LogLevelView,
+  SupportBundleCommands,
+  SupportBundleRequest,
+  SupportBundleView,
+  TraceflowQueries,
+  TraceflowRequest,
+  TraceflowResult,
 } from '../core/antctl/views';
+import { TraceflowError } from '../core/traceflow/types';
+import type { LogLevel } from '../core/logger';
 import type { FirmwareConfig } from '../core/config';
 import type { InternalNetworkPolicy } from '../core/controller/internal-types';
 import { CookieCategory, cookieScope, makeCookie, parseDumpFlowsLine } from '../core/pipeline/flow';
@@ -103,6 +113,12 @@ export interface AgentQueryDeps {
   flowCounters?: { settle(): Promise<void> };
   /** Milliseconds since the epoch; the stats' "created at" is derived from flow ages. */
   now?: () => number;
+  /** The firmware's run-time log level; absent: `log-level` answers 503. */
+  logLevel?: { readonly current: LogLevel; set(level: LogLevel): LogLevel };
+  /** Makes support bundles; absent: `supportbundle` answers 503. */
+  supportBundle?: SupportBundleCommands;
+  /** Runs traces (firmware/agent/traceflow.ts); absent: `traceflow` answers 503. */
+  traceflow?: { trace(request: TraceflowRequest): Promise<TraceflowResult> };
 }
 
 const FULL_COOKIE_MASK = 0xff000000ffffffffn;
@@ -111,9 +127,58 @@ const FULL_COOKIE_MASK = 0xff000000ffffffffn;
 const CONTROLLER_INFO_NAME = 'antrea-controller';
 
 export class AgentQueryService
-  implements AgentQueries, AgentCommands, PolicyQueries, PolicyCommands, PolicyStatsQueries, ControllerQueries
+  implements
+    AgentQueries,
+    AgentCommands,
+    PolicyQueries,
+    PolicyCommands,
+    PolicyStatsQueries,
+    ControllerQueries,
+    LogLevelCommands,
+    SupportBundleCommands,
+    TraceflowQueries
 {
   constructor(private readonly deps: AgentQueryDeps) {}
+
+  async traceflow(request: TraceflowRequest): Promise<TraceflowResult> {
+    const { traceflow } = this.deps;
+    if (traceflow === undefined) throw new ApiError('Unavailable', 'this agent does not run Traceflow');
+    try {
+      return await traceflow.trace(request);
+    } catch (error) {
+      if (!(error instanceof TraceflowError)) throw error;
+      const code =
+        error.code === 'TRACEFLOW_INVALID'
+          ? 'BadRequest'
+          : error.code === 'TRACEFLOW_NOT_FOUND'
+            ? 'NotFound'
+            : 'Unavailable';
+      throw new ApiError(code, error.message);
+    }
+  }
+
+  logLevel(): Promise<LogLevelView> {
+    const { logLevel } = this.deps;
+    if (!logLevel)
+      return Promise.reject(new ApiError('Unavailable', 'this agent cannot change its log level'));
+    return Promise.resolve({ level: logLevel.current });
+  }
+
+  setLogLevel(level: LogLevel): Promise<LogLevelView> {
+    const { logLevel } = this.deps;
+    if (!logLevel)
+      return Promise.reject(new ApiError('Unavailable', 'this agent cannot change its log level'));
+    const previous = logLevel.set(level);
+    return Promise.resolve({ level: logLevel.current, previous });
+  }
+
+  supportBundle(request: SupportBundleRequest, progress: (line: string) => void): Promise<SupportBundleView> {
+    const { supportBundle } = this.deps;
+    if (!supportBundle) {
+      return Promise.reject(new ApiError('Unavailable', 'this agent cannot make support bundles'));
+    }
+    return supportBundle.supportBundle(request, progress);
+  }
 
   /** Standalone mode: the store is the source of truth for pod labels; the policy controller follows it. */
   setPodLabels(namespace: string, name: string, labels: Record<string, string>): Promise<PodLabelsView> {

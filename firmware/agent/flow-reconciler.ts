@@ -74,6 +74,13 @@ export class FlowReconciler {
     return this.lastResyncPlan;
   }
 
+  /** Desired flows by table id (what OVS holds after the last successful change): cheap, no dump. */
+  desiredFlowsPerTable(): Map<number, number> {
+    const perTable = new Map<number, number>();
+    for (const flow of this.allDesired()) perTable.set(flow.table, (perTable.get(flow.table) ?? 0) + 1);
+    return perTable;
+  }
+
   flowCount(): number {
     let n = 0;
     for (const flows of this.desired.values()) n += flows.length;

@@ -84,6 +84,17 @@ export interface EnforcerStats {
   sequence: number;
 }
 
+/** Changes that became realized together (one reconcile, or the start-up resync). */
+export interface RealizationEvent {
+  /** The sequence number now in OVS. */
+  sequence: number;
+  /** Per change realized now: seconds from the change (policy, group or local pod) to its flows being in OVS. */
+  latenciesSeconds: number[];
+}
+
+/** Changes remembered for realization latency while OVS is unreachable; later ones are not measured. */
+const MAX_PENDING_CHANGE_TIMES = 10_000;
+
 export class PolicyEnforcerError extends Error {
   override readonly name = 'PolicyEnforcerError';
   constructor(
@@ -111,6 +122,8 @@ export class PolicyEnforcer {
   private savedConjunctionIds: ReadonlyMap<string, number> | undefined;
   private readonly counters = { realizations: 0, failures: 0, flows: 0, rules: 0 };
   private readonly idleWaiters: (() => void)[] = [];
+  private readonly pendingChangeTimes: { sequence: number; atMs: number }[] = [];
+  private readonly realizationListeners = new Set<(event: RealizationEvent) => void>();
 
   constructor(private readonly options: PolicyEnforcerOptions) {
     this.logger = options.logger;
@@ -176,6 +189,7 @@ export class PolicyEnforcer {
   /** Local pods were added or removed (their ports feed the flows even when no group changed). */
   podsChanged(): void {
     this.sequence++;
+    this.rememberChangeTime(this.sequence);
     this.schedule();
   }
 
@@ -203,6 +217,7 @@ export class PolicyEnforcer {
 
   private onPolicyChanges(changes: ControllerChanges): void {
     const sequence = ++this.sequence;
+    this.rememberChangeTime(sequence);
     for (const policy of changes.networkPolicies.upserted) this.generations.set(policy.uid, sequence);
     for (const uid of changes.networkPolicies.deleted) {
       this.generations.delete(uid);
@@ -356,6 +371,31 @@ export class PolicyEnforcer {
     for (const [uid, generation] of this.generations) {
       if (generation <= sequence) this.realized.set(uid, generation);
     }
+    const nowMs = Date.now();
+    const latenciesSeconds: number[] = [];
+    while ((this.pendingChangeTimes[0]?.sequence ?? Infinity) <= sequence) {
+      const change = this.pendingChangeTimes.shift();
+      if (change) latenciesSeconds.push((nowMs - change.atMs) / 1000);
+    }
+    for (const listener of this.realizationListeners) {
+      try {
+        listener({ sequence, latenciesSeconds });
+      } catch (error) {
+        this.logger.warn('realization listener failed', { error });
+      }
+    }
+  }
+
+  private rememberChangeTime(sequence: number): void {
+    if (this.pendingChangeTimes.length < MAX_PENDING_CHANGE_TIMES) {
+      this.pendingChangeTimes.push({ sequence, atMs: Date.now() });
+    }
+  }
+
+  /** Calls `listener` whenever changes become realized (metrics: change→realized latency). Returns unsubscribe. */
+  onRealized(listener: (event: RealizationEvent) => void): () => void {
+    this.realizationListeners.add(listener);
+    return () => this.realizationListeners.delete(listener);
   }
 
   private releaseIdleWaiters(): void {

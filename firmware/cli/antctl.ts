@@ -49,6 +49,7 @@ export async function runAntctl(argv: string[], options: CliOptions): Promise<nu
     const result = await runCommand(parsed, new LocalApiClient({ socketPath }), {
       antctlVersion: options.antctlVersion,
       readManifest: (file) => readManifest(file, options.readStdin ?? readProcessStdin),
+      progress: (line) => io.stderr(`${line}\n`),
     });
     if (result.stdout !== '') io.stdout(result.stdout);
     if (result.stderr !== '') io.stderr(result.stderr);

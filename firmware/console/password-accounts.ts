@@ -62,7 +62,8 @@ export class PasswordAccounts implements ConsoleAccounts {
       updatedAt: (this.options.now?.() ?? new Date()).toISOString(),
     };
     this.options.users.save(record);
-    this.options.logger.info('console password changed', { user });
+    // The session logs the change at info with its reason (first boot or passwd); here only the cost used.
+    this.options.logger.debug('console password hash stored', { user, scrypt: { ...this.scrypt } });
   }
 }
 

@@ -34,7 +34,20 @@ export interface FirmwareConfig {
   logLevel: 'debug' | 'info' | 'warn' | 'error';
   policy: PolicyConfig;
   console: ConsoleConfig;
+  /** The management HTTP server (/metrics, /healthz, /readyz). */
+  httpListen: HttpListen;
 }
+
+/**
+ * Where the management HTTP server listens: an address, or a NIC whose IPv4 address is only known on the running
+ * system (the board profile's management NIC; resolved at start-up), or nowhere.
+ */
+export type HttpListen =
+  | { kind: 'address'; host: string; port: number }
+  | { kind: 'interface'; interface: string; port: number }
+  | { kind: 'none' };
+
+export const DEFAULT_HTTP_PORT = 8080;
 
 export interface ConsoleConfig {
   /** The serial device the console shell runs on; undefined: no console (e.g. the sim board without a pty). */
@@ -79,6 +92,9 @@ Options:
   --console-device PATH|none
                            serial console device (default: from the board profile; none: no console)
   --console-baud N         serial console baud rate (default: from the board profile)
+  --http-listen ADDR:PORT|:PORT|none
+                           management HTTP server (/metrics, /healthz, /readyz); ADDR is IPv4 or [IPv6]
+                           (default: the board's management NIC address, port 8080)
   -h, --help               show this help
 `;
 
@@ -96,6 +112,7 @@ const VALUE_OPTIONS = new Set([
   '--audit-default-drops',
   '--console-device',
   '--console-baud',
+  '--http-listen',
 ]);
 
 export function parseOptions(argv: string[]): Map<string, string> | 'help' {
@@ -166,7 +183,36 @@ export function buildConfig(
     logLevel: logLevel as FirmwareConfig['logLevel'],
     policy: { auditDefaultDrops: auditDefaultDrops === 'true' },
     console: consoleConfig,
+    httpListen: parseHttpListen(options.get('--http-listen'), board),
   };
+}
+
+/** `--http-listen`: `ADDR:PORT` (IPv4 or `[IPv6]`), `:PORT` (the management NIC) or `none`. */
+export function parseHttpListen(text: string | undefined, board: Pick<BoardProfile, 'nics'>): HttpListen {
+  if (text === 'none') return { kind: 'none' };
+  const managementNic = board.nics.find((nic) => nic.role === 'management')?.name;
+  const onManagementNic = (port: number): HttpListen =>
+    managementNic === undefined
+      ? { kind: 'address', host: '127.0.0.1', port }
+      : { kind: 'interface', interface: managementNic, port };
+  if (text === undefined) return onManagementNic(DEFAULT_HTTP_PORT);
+  const match = /^(?:(\d{1,3}(?:\.\d{1,3}){3})|\[([0-9A-Fa-f:.]+)\])?:(\d{1,5})$/.exec(text);
+  const port = Number(match?.[3]);
+  if (match === null || !(port >= 0 && port <= 65535)) {
+    throw new ConfigError(
+      `--http-listen must be ADDR:PORT (e.g. 127.0.0.1:8080 or [::1]:8080), :PORT or none, got ${text}`,
+    );
+  }
+  const ipv4 = match[1];
+  if (ipv4 !== undefined) {
+    if (ipv4.split('.').some((octet) => Number(octet) > 255)) {
+      throw new ConfigError(`--http-listen: ${ipv4} is not an IPv4 address`);
+    }
+    return { kind: 'address', host: ipv4, port };
+  }
+  const ipv6 = match[2];
+  if (ipv6 !== undefined) return { kind: 'address', host: ipv6, port };
+  return onManagementNic(port);
 }
 
 const BAUD_RATES = [9600, 19200, 38400, 57600, 115200, 230400, 460800, 921600, 1500000];

@@ -33,10 +33,19 @@ import type {
   PolicyRef,
   PolicyStatsQueries,
   RuleStatsView,
+  LogLevelCommands,
+  LogLevelView,
+  SupportBundleCommands,
+  SupportBundleRequest,
+  SupportBundleView,
+  TraceflowQueries,
+  TraceflowRequest,
+  TraceflowResult,
 } from '../core/antctl/views';
-import { NETWORK_POLICY_TYPE_FILTERS, parseNetworkPolicyType } from '../core/antctl/views';
+import { NETWORK_POLICY_TYPE_FILTERS, parseLogLevel, parseNetworkPolicyType } from '../core/antctl/views';
 import type { Protocol } from '../core/api/types';
-import type { Logger } from '../core/logger';
+import { DEFAULT_TRACE_TIMEOUT_SECONDS } from '../core/traceflow/types';
+import type { LogLevel, Logger } from '../core/logger';
 
 export type { AgentInfoView, AgentQueries, PodInterfaceView } from '../core/antctl/views';
 
@@ -56,6 +65,9 @@ export const LOCAL_API_PATHS = {
   networkPolicyStats: '/v1/networkpolicystats',
   ruleStats: '/v1/rulestats',
   auditLog: '/v1/auditlog',
+  logLevel: '/v1/loglevel',
+  supportBundle: '/v1/supportbundle',
+  traceflow: '/v1/traceflow',
   healthz: '/healthz',
 } as const;
 
@@ -67,6 +79,9 @@ const METHODS_BY_PATH: Readonly<Partial<Record<string, readonly HttpMethod[]>>> 
   [LOCAL_API_PATHS.namespaceLabels]: ['GET', 'PUT'],
   [LOCAL_API_PATHS.apply]: ['POST'],
   [LOCAL_API_PATHS.objects]: ['DELETE'],
+  [LOCAL_API_PATHS.logLevel]: ['GET', 'PUT'],
+  [LOCAL_API_PATHS.supportBundle]: ['POST'],
+  [LOCAL_API_PATHS.traceflow]: ['POST'],
 };
 
 /** Body of every non-2xx answer. `Internal` marks failures that were not ApiErrors. */
@@ -137,6 +152,12 @@ export interface LocalApiServerOptions {
   stats?: PolicyStatsQueries;
   /** Absent: the agent serves no audit log (it answers 503). */
   auditLog?: AuditLogSource;
+  /** Absent: the log level cannot be shown or changed (503). */
+  logLevel?: LogLevelCommands;
+  /** Absent: no support bundles (503). */
+  supportBundle?: SupportBundleCommands;
+  /** Absent: no Traceflow (503). */
+  traceflow?: TraceflowQueries;
   logger: Logger;
 }
 
@@ -202,6 +223,10 @@ export class LocalApiServer {
       });
       return;
     }
+    if (url.pathname === LOCAL_API_PATHS.supportBundle) {
+      await this.streamSupportBundle(url, request, response);
+      return;
+    }
     try {
       const body = await this.dispatch(method, url, request);
       sendJson(response, 200, body);
@@ -224,13 +249,82 @@ export class LocalApiServer {
       case 'PUT':
         return this.routeWrite(url, await readJsonBody(request, MAX_BODY_BYTES));
       case 'POST':
+        if (url.pathname === LOCAL_API_PATHS.traceflow) {
+          return this.routeTraceflow(url, await readJsonBody(request, MAX_BODY_BYTES));
+        }
         return this.routeApply(url, await readJsonBody(request, MAX_APPLY_BODY_BYTES));
       case 'DELETE':
         return this.routeDelete(url);
     }
   }
 
+  /** The body is a TraceflowRequest; the answer a TraceflowResult once the trace ended. */
+  private async routeTraceflow(url: URL, body: unknown): Promise<unknown> {
+    queryParams(url, []);
+    const { traceflow } = this.options;
+    if (traceflow === undefined) throw new ApiError('Unavailable', 'this agent does not run Traceflow');
+    return traceflow.traceflow(body as TraceflowRequest);
+  }
+
+  /**
+   * Answers NDJSON as the bundle is collected: `{"progress": "..."}` lines, then `{"result": SupportBundleView}`
+   * or `{"error": ErrorBody}`. Errors found before anything is sent (a bad request) are ordinary error answers.
+   */
+  private async streamSupportBundle(
+    url: URL,
+    request: http.IncomingMessage,
+    response: http.ServerResponse,
+  ): Promise<void> {
+    let bundleRequest: SupportBundleRequest;
+    let source: SupportBundleCommands;
+    try {
+      queryParams(url, []);
+      const body = await readJsonBody(request, MAX_BODY_BYTES);
+      const dir = (body as { dir?: unknown } | null)?.dir;
+      if (dir !== undefined && (typeof dir !== 'string' || dir === '')) {
+        throw new ApiError('BadRequest', 'body must be {"dir": "/absolute/path"} or {}');
+      }
+      bundleRequest = dir === undefined ? {} : { dir };
+      if (this.options.supportBundle === undefined) {
+        throw new ApiError('Unavailable', 'this agent cannot make support bundles');
+      }
+      source = this.options.supportBundle;
+    } catch (error) {
+      const { status, body } = errorResponse(error);
+      sendJson(response, status, body);
+      return;
+    }
+    response.writeHead(200, { 'content-type': 'application/x-ndjson; charset=utf-8' });
+    const line = (value: unknown): void => {
+      response.write(`${JSON.stringify(value)}\n`);
+    };
+    try {
+      const result = await source.supportBundle(bundleRequest, (progress) => line({ progress }));
+      line({ result });
+    } catch (error) {
+      const answer = errorResponse(error);
+      if (answer.status === 500) this.options.logger.error('support bundle failed', { error });
+      line({ error: answer.body, status: answer.status });
+    }
+    response.end();
+  }
+
+  private logLevelCommands(): LogLevelCommands {
+    const { logLevel } = this.options;
+    if (logLevel === undefined) throw new ApiError('Unavailable', 'this agent cannot change its log level');
+    return logLevel;
+  }
+
   private async routeWrite(url: URL, body: unknown): Promise<unknown> {
+    if (url.pathname === LOCAL_API_PATHS.logLevel) {
+      queryParams(url, []);
+      const text = (body as { level?: unknown } | null)?.level;
+      const level = typeof text === 'string' ? parseLogLevel(text) : undefined;
+      if (level === undefined) {
+        throw new ApiError('BadRequest', 'body must be {"level": "debug|info|warn|error"}');
+      }
+      return this.logLevelCommands().setLogLevel(level);
+    }
     if (url.pathname === LOCAL_API_PATHS.namespaceLabels) {
       const params = queryParams(url, ['name']);
       const name = requiredParam(params, 'name');
@@ -360,6 +454,9 @@ export class LocalApiServer {
       case LOCAL_API_PATHS.agentInfo:
         queryParams(url, []);
         return queries.agentInfo();
+      case LOCAL_API_PATHS.logLevel:
+        queryParams(url, []);
+        return this.logLevelCommands().logLevel();
       case LOCAL_API_PATHS.controllerInfo: {
         queryParams(url, []);
         const policies = this.policies();
@@ -565,12 +662,123 @@ export interface LocalApiClientOptions {
 }
 
 const DEFAULT_CLIENT_TIMEOUT_MS = 30_000;
+const SUPPORT_BUNDLE_IDLE_TIMEOUT_MS = 120_000;
 
 /** AgentQueries over the socket: the CLI runs the same commands as the console, just remotely. */
 export class LocalApiClient
-  implements AgentQueries, AgentCommands, PolicyQueries, PolicyCommands, PolicyStatsQueries, ControllerQueries
+  implements
+    AgentQueries,
+    AgentCommands,
+    PolicyQueries,
+    PolicyCommands,
+    PolicyStatsQueries,
+    ControllerQueries,
+    LogLevelCommands,
+    SupportBundleCommands,
+    TraceflowQueries
 {
   constructor(private readonly options: LocalApiClientOptions) {}
+
+  /** Waits as long as the trace may take (its timeout), plus the agent's own work. */
+  async traceflow(request: TraceflowRequest): Promise<TraceflowResult> {
+    const seconds = request.timeoutSeconds ?? DEFAULT_TRACE_TIMEOUT_SECONDS;
+    const timeoutMs = Math.max(this.options.timeoutMs ?? DEFAULT_CLIENT_TIMEOUT_MS, (seconds + 15) * 1000);
+    const body = await this.request('POST', LOCAL_API_PATHS.traceflow, {}, request, timeoutMs);
+    return expectObject(body, 'traceflow') as TraceflowResult;
+  }
+
+  async logLevel(): Promise<LogLevelView> {
+    return expectObject(await this.get(LOCAL_API_PATHS.logLevel, {}), 'loglevel') as LogLevelView;
+  }
+
+  async setLogLevel(level: LogLevel): Promise<LogLevelView> {
+    const body = await this.request('PUT', LOCAL_API_PATHS.logLevel, {}, { level });
+    return expectObject(body, 'loglevel') as LogLevelView;
+  }
+
+  /**
+   * The bundle is written by the agent, on the appliance. A relative `dir` is taken relative to this process's
+   * working directory (antctl runs on the appliance too); none means the working directory itself.
+   */
+  supportBundle(request: SupportBundleRequest, progress: (line: string) => void): Promise<SupportBundleView> {
+    const dir = path.resolve(request.dir ?? process.cwd());
+    const { socketPath } = this.options;
+    return new Promise((resolve, reject) => {
+      const httpRequest = http.request(
+        {
+          method: 'POST',
+          socketPath,
+          path: LOCAL_API_PATHS.supportBundle,
+          headers: { accept: 'application/x-ndjson', 'content-type': 'application/json' },
+          // Collecting can take long (large flow dumps); only a silent agent is a failure.
+          timeout: SUPPORT_BUNDLE_IDLE_TIMEOUT_MS,
+        },
+        (response) => {
+          const status = response.statusCode ?? 0;
+          const streaming = status >= 200 && status < 300;
+          let buffered = '';
+          let outcome: { result?: SupportBundleView; error?: Error } = {};
+          const handleLine = (text: string): void => {
+            if (text.trim() === '') return;
+            let message: { progress?: unknown; result?: unknown; error?: unknown; status?: unknown };
+            try {
+              message = JSON.parse(text) as typeof message;
+            } catch {
+              outcome = { error: new Error('the agent sent a non-JSON support bundle answer') };
+              return;
+            }
+            if (typeof message.progress === 'string') progress(message.progress);
+            else if (message.result !== undefined) outcome = { result: message.result as SupportBundleView };
+            else if (message.error !== undefined) {
+              outcome = {
+                error: errorFromResponse(
+                  typeof message.status === 'number' ? message.status : 500,
+                  message.error,
+                ),
+              };
+            }
+          };
+          response.setEncoding('utf8');
+          response.on('data', (chunk: string) => {
+            buffered += chunk;
+            if (!streaming) return;
+            let newline = buffered.indexOf('\n');
+            while (newline >= 0) {
+              handleLine(buffered.slice(0, newline));
+              buffered = buffered.slice(newline + 1);
+              newline = buffered.indexOf('\n');
+            }
+          });
+          response.on('error', reject);
+          response.on('end', () => {
+            if (!streaming) {
+              let body: unknown;
+              try {
+                body = JSON.parse(buffered);
+              } catch {
+                body = {};
+              }
+              reject(errorFromResponse(status, body));
+              return;
+            }
+            handleLine(buffered);
+            if (outcome.result !== undefined) resolve(outcome.result);
+            else
+              reject(
+                outcome.error ?? new Error('the agent ended the support bundle answer without a result'),
+              );
+          });
+        },
+      );
+      httpRequest.on('timeout', () => {
+        httpRequest.destroy(
+          new ApiError('Unavailable', `the antrea-edge agent at ${socketPath} stopped answering`),
+        );
+      });
+      httpRequest.on('error', (error) => reject(connectionError(error, socketPath)));
+      httpRequest.end(JSON.stringify({ dir }));
+    });
+  }
 
   async podInterfaces(filter: PodInterfaceFilter): Promise<PodInterfaceView[]> {
     return expectArray<PodInterfaceView>(await this.get(LOCAL_API_PATHS.podInterfaces, { ...filter }));
@@ -675,9 +883,10 @@ export class LocalApiClient
     pathname: string,
     query: Record<string, string | undefined>,
     payload?: unknown,
+    requestTimeoutMs?: number,
   ): Promise<unknown> {
     const { socketPath } = this.options;
-    const timeoutMs = this.options.timeoutMs ?? DEFAULT_CLIENT_TIMEOUT_MS;
+    const timeoutMs = requestTimeoutMs ?? this.options.timeoutMs ?? DEFAULT_CLIENT_TIMEOUT_MS;
     const search = new URLSearchParams();
     for (const [key, value] of Object.entries(query)) if (value !== undefined) search.set(key, value);
     const requestPath = search.size === 0 ? pathname : `${pathname}?${search.toString()}`;

@@ -41,3 +41,49 @@ function errorReplacer(_key: string, value: unknown): unknown {
   if (value instanceof Error) return { message: value.message, code: (value as { code?: unknown }).code };
   return value;
 }
+
+/** The logger's level, changed at run time (`antctl log-level`): every JsonLogger sharing it follows at once. */
+export class RuntimeLogLevel {
+  constructor(public current: LogLevel) {}
+
+  set(level: LogLevel): LogLevel {
+    const previous = this.current;
+    this.current = level;
+    return previous;
+  }
+}
+
+/**
+ * Passes every line on and keeps the most recent `maxBytes` of them in memory, so a support bundle has the
+ * firmware's log even where stdout goes to a pipe or a journal it cannot read back.
+ */
+export class RecentLogSink implements LogSink {
+  private readonly lines: string[] = [];
+  private head = 0;
+  private bytes = 0;
+
+  constructor(
+    private readonly next: LogSink,
+    private readonly maxBytes: number,
+  ) {}
+
+  write(line: string): void {
+    this.next.write(line);
+    this.lines.push(line);
+    this.bytes += line.length;
+    while (this.bytes > this.maxBytes && this.head < this.lines.length) {
+      this.bytes -= (this.lines[this.head] ?? '').length;
+      this.head++;
+    }
+    // Compact now and then instead of shifting on every line.
+    if (this.head > 1024 && this.head * 2 > this.lines.length) {
+      this.lines.splice(0, this.head);
+      this.head = 0;
+    }
+  }
+
+  /** The kept lines, oldest first. */
+  text(): string {
+    return this.lines.slice(this.head).join('');
+  }
+}

@@ -32,9 +32,15 @@ import {
   type PacketInFields,
   type PacketOutTarget,
 } from '../core/openflow/messages';
-import { readPacketMetadata, type OxmField, type PacketMetadata } from '../core/openflow/oxm';
+import { readPacketMetadata, registerField, type OxmField, type PacketMetadata } from '../core/openflow/oxm';
 
 export type { PacketOutTarget } from '../core/openflow/messages';
+
+/** Pipeline fields a packet-out sets before the first table (with `outPort` TABLE). */
+export interface PacketOutOptions {
+  /** Register number → 32-bit value, e.g. Traceflow's mark `{ 7: tag }`. */
+  registers?: Readonly<Record<number, number>>;
+}
 
 /** A packet-in as handlers see it. */
 export interface PacketIn {
@@ -253,15 +259,18 @@ export class OpenFlowChannel extends EventEmitter<OpenFlowChannelEvents> {
    * Emits `packet` on a port of the bridge, unchanged. Resolves once the message is handed to the socket;
    * a rejection by the switch arrives later as a `switchError` event (and a log line).
    */
-  packetOut(packet: Uint8Array, target: PacketOutTarget): Promise<void> {
+  packetOut(packet: Uint8Array, target: PacketOutTarget, options: PacketOutOptions = {}): Promise<void> {
     const connection = this.connection;
     if (!connection || !this.isConnected) {
       return Promise.reject(
         new OpenFlowChannelError('OPENFLOW_NOT_CONNECTED', 'OpenFlow channel is not connected'),
       );
     }
+    const fields = Object.entries(options.registers ?? {}).map(([reg, value]) =>
+      registerField(Number(reg), value),
+    );
     this.counters.packetOuts++;
-    return this.send(connection, packetOutMessage(this.allocateXid(), packet, target), 'packet-out');
+    return this.send(connection, packetOutMessage(this.allocateXid(), packet, target, fields), 'packet-out');
   }
 
   /** Resolves when the switch has processed everything sent before (an OpenFlow barrier). */

@@ -21,6 +21,13 @@ export interface DevNodeOptions {
   logLevel?: string;
   /** Serial console device for the firmware (e.g. one end of a socat pty pair); absent: no console. */
   consoleDevice?: string;
+  /** More firmware command-line flags, after the ones DevNode sets (e.g. `['--audit-default-drops', 'true']`). */
+  extraArgs?: readonly string[];
+}
+
+export interface FirmwareStartOptions {
+  /** Firmware flags for this start instead of DevNodeOptions.extraArgs (a restart with other options). */
+  extraArgs?: readonly string[];
 }
 
 export const REPO_DIR = path.resolve(__dirname, '../..');
@@ -80,7 +87,7 @@ export class DevNode {
     await this.startFirmware();
   }
 
-  async startFirmware(): Promise<void> {
+  async startFirmware(start: FirmwareStartOptions = {}): Promise<void> {
     fs.mkdirSync(this.runDir, { recursive: true });
     const entry = this.options.compiled
       ? [path.join(REPO_DIR, 'dist/firmware/main.js')]
@@ -106,6 +113,7 @@ export class DevNode {
       '--log-level',
       this.options.logLevel ?? 'info',
       ...(this.options.consoleDevice === undefined ? [] : ['--console-device', this.options.consoleDevice]),
+      ...(start.extraArgs ?? this.options.extraArgs ?? []),
     ];
     const log = fs.openSync(this.logFile, 'a');
     const child = spawn('ip', args, {

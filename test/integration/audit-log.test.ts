@@ -4,7 +4,6 @@
 // installed logging flows are exactly the planned text (a firmware restart resyncs with nothing to change); and
 // default drops of an isolated pod are logged only after the firmware runs with --audit-default-drops true.
 import assert from 'node:assert/strict';
-import { spawn, type ChildProcess } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as http from 'node:http';
 import * as path from 'node:path';
@@ -13,7 +12,6 @@ import { run, startTestNode, type TestNode } from '../support/sim-cluster';
 import { parseAuditLine } from '../../firmware/core/audit/audit-entry';
 import { npLogPath } from '../../firmware/agent/audit-log';
 import { AuditLogRepository } from '../../firmware/store/audit-repository';
-import { REPO_DIR } from '../../scripts/lib/dev-node';
 
 const WEB = 'default/aud-web';
 const CLIENT = 'default/aud-client';
@@ -89,8 +87,6 @@ describe('NetworkPolicy audit logging on a real node', function () {
   this.timeout(240_000);
   let t: TestNode;
   let connectScript: string;
-  /** The firmware started by this test with extra options (DevNode starts it with fixed ones). */
-  let ownFirmware: ChildProcess | undefined;
 
   const antctl = (args: string[]): Promise<{ code: number; stdout: string; stderr: string }> => {
     const [cmd, ...prefix] = t.node.antctlCommand();
@@ -182,51 +178,6 @@ describe('NetworkPolicy audit logging on a real node', function () {
       .map((line) => JSON.parse(line) as Record<string, unknown>)
       .filter((record) => record['msg'] === msg);
 
-  /** Starts the firmware as DevNode does, plus `extraArgs`. */
-  const startFirmwareWith = async (extraArgs: string[]): Promise<void> => {
-    const log = fs.openSync(t.node.logFile, 'a');
-    const child = spawn(
-      'ip',
-      [
-        'netns',
-        'exec',
-        t.node.nodeNs,
-        process.execPath,
-        '--import',
-        'tsx',
-        path.join(REPO_DIR, 'firmware/main.ts'),
-        '--board',
-        'sim',
-        '--node-name',
-        'antrea-edge-sim',
-        '--pod-cidr',
-        '10.10.0.0/24',
-        '--ovs-rundir',
-        t.node.ovs.dir,
-        '--data-dir',
-        t.node.dataDir,
-        '--run-dir',
-        t.node.runDir,
-        '--log-level',
-        'debug',
-        ...extraArgs,
-      ],
-      { cwd: REPO_DIR, env: { ...process.env, OVS_RUNDIR: t.node.ovs.dir }, stdio: ['ignore', log, log] },
-    );
-    fs.closeSync(log);
-    ownFirmware = child;
-    await t.node.waitReady(60_000);
-  };
-
-  const stopOwnFirmware = async (): Promise<void> => {
-    const child = ownFirmware;
-    ownFirmware = undefined;
-    if (!child || child.exitCode !== null || child.signalCode !== null) return;
-    const gone = new Promise<void>((resolve) => child.once('exit', () => resolve()));
-    child.kill('SIGTERM');
-    await gone;
-  };
-
   const waitForResync = async (before: number): Promise<Record<string, unknown>> => {
     const deadline = Date.now() + 30_000;
     for (;;) {
@@ -246,7 +197,6 @@ describe('NetworkPolicy audit logging on a real node', function () {
   });
 
   after(async () => {
-    await stopOwnFirmware();
     await t?.stop();
   });
 
@@ -401,7 +351,7 @@ describe('NetworkPolicy audit logging on a real node', function () {
   it('with --audit-default-drops true, drops of the isolated pod are logged as K8sNetworkPolicy', async () => {
     await t.node.killFirmware('SIGTERM');
     const resyncsBefore = logRecords('flows resynchronised').length;
-    await startFirmwareWith(['--audit-default-drops', 'true']);
+    await t.node.startFirmware({ extraArgs: ['--audit-default-drops', 'true'] });
     await waitForResync(resyncsBefore);
     await waitRealized(2);
     const isolation = (await policyFlows()).filter((f) => f.includes('table=100'));

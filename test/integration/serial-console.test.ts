@@ -4,15 +4,13 @@
 // blocked. Then the "cable" is unplugged (socat killed) and plugged in again (a new socat with the same links):
 // the console comes back on its own.
 import assert from 'node:assert/strict';
-import * as crypto from 'node:crypto';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { SerialPort } from 'serialport';
-import { DevNode, PtyPair } from '../../scripts/lib/dev-node';
-import { SimPods } from '../../scripts/lib/sim-pods';
+import { PtyPair } from '../../scripts/lib/dev-node';
 import { NGINX_ALLOW_EXAMPLE, SEED_NGINX_PODS, SEED_PODS } from '../../scripts/lib/seed';
-import { run } from '../support/sim-cluster';
+import { run, startTestNode, type TestNode } from '../support/sim-cluster';
 
 const PASSWORD = 'edge-console-1';
 const PROMPT = /admin@\S+> $/;
@@ -80,41 +78,29 @@ class Terminal {
 
 describe('serial console over a real pty pair', function () {
   this.timeout(180_000);
-  const id = crypto.randomBytes(3).toString('hex');
-  const home = fs.mkdtempSync(path.join(os.tmpdir(), 'ae-serial-console-'));
-  const firmwareEnd = path.join(home, 'console', 'firmware');
-  const userEnd = path.join(home, 'console', 'tty');
+  // The cable's ends live outside the node's home: the firmware is told its device before the node exists.
+  const cableDir = fs.mkdtempSync(path.join(os.tmpdir(), 'ae-serial-console-cable-'));
+  const firmwareEnd = path.join(cableDir, 'firmware');
+  const userEnd = path.join(cableDir, 'tty');
   let pty = new PtyPair(firmwareEnd, userEnd);
-  const node = new DevNode({
-    home,
-    nodeNs: `aet-sc-${id}`,
-    logLevel: 'debug',
-    consoleDevice: firmwareEnd,
-  });
-  const pods = new SimPods({
-    stateDir: path.join(home, 'sim'),
-    cniSocket: node.cniSocket,
-    pluginCommand: node.cniPluginCommand(),
-    netnsPrefix: `aesc${id}`,
-  });
+  let t: TestNode;
   const terminal = new Terminal(userEnd);
 
   before(async () => {
     await pty.start();
-    await node.start();
-    for (const spec of SEED_PODS) await pods.add(spec);
+    t = await startTestNode('sc', { consoleDevice: firmwareEnd });
+    for (const spec of SEED_PODS) await t.pods.add(spec);
   });
 
   after(async () => {
     await terminal.close();
-    await pods.clear().catch(() => undefined);
-    await node.stop();
+    await t?.stop();
     await pty.stop();
-    if (!process.env['KEEP_TEST_STATE']) fs.rmSync(home, { recursive: true, force: true });
+    fs.rmSync(cableDir, { recursive: true, force: true });
   });
 
   const pod = (ref: string): { netnsName: string; ip: string } => {
-    const found = pods.get(ref);
+    const found = t.pods.get(ref);
     if (!found) throw new Error(`no pod ${ref}`);
     return found;
   };
@@ -200,7 +186,7 @@ describe('serial console over a real pty pair', function () {
     await pty.stop();
     assert.ok(!fs.existsSync(firmwareEnd), 'the device is gone');
     // The agent keeps serving (and enforcing) while its console is gone.
-    assert.ok(await node.healthy());
+    assert.ok(await t.node.healthy());
     await new Promise((resolve) => setTimeout(resolve, 1500));
 
     pty = new PtyPair(firmwareEnd, userEnd);
@@ -209,11 +195,16 @@ describe('serial console over a real pty pair', function () {
     await terminal.expect(/login: $/, 30_000);
     await terminal.send(`admin\r${PASSWORD}\r`);
     await terminal.expect(PROMPT);
-    const info = await terminal.command('get agentinfo');
+    // Edited in the line as a person fixes a typo: Ctrl-A to the start, insert the missing "g".
+    const info = await terminal.command('et agentinfo\x01g');
+    assert.ok(
+      info.includes('et agentinfo\x1b[12Dget agentinfo\x1b[12D'),
+      'the tail is re-printed and the cursor moved back over it',
+    );
     assert.match(info, /POD +NODE +STATUS[^]*Healthy/);
     assert.equal(await wget(busybox, nginx(0)), false, 'the policy is still enforced');
 
-    const log = fs.readFileSync(node.logFile, 'utf8');
+    const log = fs.readFileSync(t.node.logFile, 'utf8');
     assert.match(log, /console device closed; reopening it when it is back/);
     assert.match(log, /console device is back|console open/);
     assert.ok(!log.includes(PASSWORD), 'the password never reaches the log');

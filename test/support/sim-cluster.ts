@@ -14,11 +14,32 @@ export interface TestNode {
   stop(): Promise<void>;
 }
 
-export async function startTestNode(tag: string, options: { podCidr?: string } = {}): Promise<TestNode> {
+export interface TestNodeOptions {
+  podCidr?: string;
+  /** More firmware flags (DevNodeOptions.extraArgs). */
+  extraArgs?: readonly string[];
+  /** Serial console device for the firmware, e.g. the firmware end of a PtyPair. */
+  consoleDevice?: string;
+}
+
+export async function startTestNode(tag: string, options: TestNodeOptions = {}): Promise<TestNode> {
   const id = crypto.randomBytes(3).toString('hex');
   const home = fs.mkdtempSync(path.join(os.tmpdir(), `ae-${tag}-`));
-  const node = new DevNode({ home, nodeNs: `aet-${tag}-${id}`, podCidr: options.podCidr, logLevel: 'debug' });
-  await node.start();
+  const node = new DevNode({
+    home,
+    nodeNs: `aet-${tag}-${id}`,
+    podCidr: options.podCidr,
+    logLevel: 'debug',
+    extraArgs: options.extraArgs,
+    consoleDevice: options.consoleDevice,
+  });
+  try {
+    await node.start();
+  } catch (error) {
+    // A half-started node (netns, OVS) must not outlive the failed test file.
+    await node.stop().catch(() => undefined);
+    throw error;
+  }
   const pods = new SimPods({
     stateDir: path.join(home, 'sim'),
     cniSocket: node.cniSocket,

@@ -384,7 +384,7 @@ describe('antctl help', () => {
     assert.ok(help.includes('\nUsage:\n  antctl [command]\n'), help);
     assert.match(
       help,
-      /\nAvailable Commands:\n {2}apply {5}Apply network policies from a file or standard input\n {2}delete {4}Delete a network policy object\n {2}get {7}Get the status or resource of a topic\n {2}help {6}Help about any command\n {2}query {5}Execute a user-provided query\n {2}version {3}Print version information\n/,
+      /\nAvailable Commands:\n {2}apply {11}Apply network policies from a file or standard input\n {2}delete {10}Delete a network policy object\n {2}get {13}Get the status or resource of a topic\n {2}help {12}Help about any command\n {2}log-level {7}Show or set the log level of the firmware\n {2}query {11}Execute a user-provided query\n {2}supportbundle {3}Generate a support bundle\n {2}traceflow {7}Start a Traceflow\n {2}version {9}Print version information\n\n/,
     );
     assert.ok(help.endsWith('Use "antctl [command] --help" for more information about a command.\n'), help);
   });

@@ -5,6 +5,7 @@ import {
   buildConfig,
   ConfigError,
   OPTION_HELP,
+  parseHttpListen,
   parseOptions,
   validateBoardProfile,
 } from '../../firmware/core/config';
@@ -117,6 +118,45 @@ describe('firmware options', () => {
     assert.throws(() => config(['--console-baud', '1234']), /--console-baud must be one of/);
     assert.throws(() => config(['--console-device', 'ttyS0']), /absolute path or none/);
     assert.match(OPTION_HELP, /--console-device/);
+  });
+});
+
+describe('--http-listen', () => {
+  const sim = validateBoardProfile(board('sim'), 'sim');
+  const rpi = validateBoardProfile(board('rpi4-dual-nic'), 'rpi4-dual-nic');
+  const listen = (argv: string[], profile = sim) =>
+    buildConfig(parseOptions(argv) as Map<string, string>, profile, 'h').httpListen;
+
+  it("defaults to the board's management NIC on port 8080", () => {
+    assert.deepEqual(listen([]), { kind: 'interface', interface: 'lo', port: 8080 });
+    assert.deepEqual(listen([], rpi), { kind: 'interface', interface: 'eth1', port: 8080 });
+    assert.deepEqual(listen(['--http-listen', ':9100'], rpi), {
+      kind: 'interface',
+      interface: 'eth1',
+      port: 9100,
+    });
+    assert.deepEqual(parseHttpListen(undefined, { nics: [{ name: 'eth0', role: 'cluster' }] }), {
+      kind: 'address',
+      host: '127.0.0.1',
+      port: 8080,
+    });
+  });
+
+  it('takes IPv4 and bracketed IPv6 addresses, or none', () => {
+    assert.deepEqual(listen(['--http-listen', '192.168.1.10:8080']), {
+      kind: 'address',
+      host: '192.168.1.10',
+      port: 8080,
+    });
+    assert.deepEqual(listen(['--http-listen=[::1]:0']), { kind: 'address', host: '::1', port: 0 });
+    assert.deepEqual(listen(['--http-listen', 'none']), { kind: 'none' });
+    assert.match(OPTION_HELP, /--http-listen ADDR:PORT/);
+  });
+
+  it('explains what is wrong with a bad address', () => {
+    for (const bad of ['8080', 'localhost:8080', '1.2.3.4', '1.2.3.4:70000', '300.1.1.1:80', '::1:80']) {
+      assert.throws(() => listen(['--http-listen', bad]), ConfigError, bad);
+    }
   });
 });
 

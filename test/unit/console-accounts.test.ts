@@ -10,9 +10,29 @@ import { UserRepository } from '../../firmware/store/user-repository';
 import { PodRepository } from '../../firmware/store/pod-repository';
 import { PasswordAccounts, type ScryptParameters } from '../../firmware/console/password-accounts';
 import type { Logger, LogFields } from '../../firmware/core/logger';
+import { ConsoleSession } from '../../firmware/core/console/session';
+import { encodeUtf8 } from '../../firmware/core/console/utf8-decoder';
+import { FAKE_BOARD, FAKE_HOST, FakeBackend, ManualTimers, RecordingPower } from './console-fakes';
 
 /** Cheap parameters for tests; the firmware uses DEFAULT_SCRYPT. */
 const FAST: ScryptParameters = { n: 1024, r: 8, p: 1, keyLength: 32 };
+
+/** Records `level msg` for every log call. */
+function levelLogger(lines: string[]): Logger {
+  const at =
+    (level: string) =>
+    (msg: string): void => {
+      lines.push(`${level} ${msg}`);
+    };
+  const logger: Logger = {
+    debug: at('debug'),
+    info: at('info'),
+    warn: at('warn'),
+    error: at('error'),
+    child: () => logger,
+  };
+  return logger;
+}
 
 function recordingLogger(lines: string[]): Logger {
   const log = (msg: string, fields?: LogFields): void => {
@@ -92,6 +112,56 @@ describe('console accounts', () => {
       logger,
     });
     assert.equal(await stronger.verify('admin', 'pw-12345'), true);
+    db.close();
+  });
+
+  it('logs a password change once at info, with its reason, through the session and the store', async () => {
+    const db = openStore(path.join(dir, 'c.db'));
+    const lines: string[] = [];
+    const logger = levelLogger(lines);
+    const accounts = new PasswordAccounts({
+      users: new UserRepository(db),
+      accountNames: ['admin'],
+      scrypt: FAST,
+      logger,
+    });
+    const session = new ConsoleSession({
+      write: () => undefined,
+      backend: new FakeBackend(),
+      labels: { podLabels: () => Promise.resolve(undefined) },
+      accounts,
+      power: new RecordingPower(true),
+      host: FAKE_HOST,
+      board: FAKE_BOARD,
+      firmwareVersion: '9.9.9',
+      timers: new ManualTimers(),
+      logger,
+    });
+    session.start();
+    const type = async (text: string): Promise<void> => {
+      await session.settled();
+      session.input(encodeUtf8(text));
+      await session.settled();
+    };
+    await type('admin\r');
+    await type('first password\r');
+    await type('first password\r');
+    assert.equal(session.user, 'admin');
+    await type('passwd\r');
+    await type('first password\r');
+    await type('second password\r');
+    await type('second password\r');
+    assert.equal(await accounts.verify('admin', 'second password'), true);
+    const changes = lines.filter((line) => /password/.test(line));
+    assert.deepEqual(
+      changes.filter((line) => line.startsWith('info ')),
+      ['info console password set', 'info console password set'],
+      'one info line per change (first boot, then passwd)',
+    );
+    assert.deepEqual(
+      changes.filter((line) => line.startsWith('debug ')),
+      ['debug console password hash stored', 'debug console password hash stored'],
+    );
     db.close();
   });
 });

@@ -17,14 +17,69 @@ function prng(seed: number): () => number {
   };
 }
 
-/** A line of 0–80 random bytes, biased towards the bytes that mean something to the editor. */
+/** Editing keys as terminals send them, whole or (when the line ends first) cut short. */
+const ESCAPE_SEQUENCES = [
+  '\x1b[A',
+  '\x1b[B',
+  '\x1b[C',
+  '\x1b[D',
+  '\x1bOA',
+  '\x1bOB',
+  '\x1bOC',
+  '\x1bOD',
+  '\x1b[H',
+  '\x1b[F',
+  '\x1bOH',
+  '\x1bOF',
+  '\x1b[1~',
+  '\x1b[4~',
+  '\x1b[7~',
+  '\x1b[8~',
+  '\x1b[3~',
+  '\x1b[2~',
+  '\x1b[5~',
+  '\x1b[1;5C',
+  '\x1b[1;5D',
+  '\x1b[1;3D',
+  '\x1b[1;2A',
+  '\x1bb',
+  '\x1bf',
+  '\x1bd',
+  '\x1b\x7f',
+  '\x1bOc',
+  '\x1b[200~',
+  '\x1b[201~',
+  '\x1b[99;99;99;99;99;99;99;99H',
+  '\x1b[?25l',
+  '\x1b]0;title\x07',
+  '\x1b\x1b[C',
+].map((sequence) => Array.from(sequence, (char) => char.charCodeAt(0)));
+
+/** Ctrl-A/B/E/F/K/L/N/P/U/W/Y: the editing keys. */
+const CONTROL_KEYS = [0x01, 0x02, 0x05, 0x06, 0x0b, 0x0c, 0x0e, 0x10, 0x15, 0x17, 0x19];
+
+/**
+ * A line of 0–80 random bytes, biased towards the bytes that mean something to the editor: control keys and
+ * escape sequences, whole or cut short.
+ */
 function randomLine(random: () => number, exclude: ReadonlySet<number>): Uint8Array {
   const special = [0x03, 0x04, 0x08, 0x09, 0x0a, 0x0d, 0x15, 0x1b, 0x5b, 0x4f, 0x41, 0x42, 0x7f, 0x2d, 0x20];
   const bytes: number[] = [];
   const length = Math.floor(random() * 81);
   while (bytes.length < length) {
+    const dice = random();
+    if (dice < 0.1) {
+      const sequence = ESCAPE_SEQUENCES[Math.floor(random() * ESCAPE_SEQUENCES.length)] ?? [];
+      const cut = random() < 0.2 ? Math.floor(random() * sequence.length) : sequence.length;
+      bytes.push(...sequence.slice(0, cut));
+      continue;
+    }
     const byte =
-      random() < 0.3 ? (special[Math.floor(random() * special.length)] ?? 0) : Math.floor(random() * 256);
+      dice < 0.2
+        ? (CONTROL_KEYS[Math.floor(random() * CONTROL_KEYS.length)] ?? 0)
+        : dice < 0.4
+          ? (special[Math.floor(random() * special.length)] ?? 0)
+          : Math.floor(random() * 256);
     if (!exclude.has(byte)) bytes.push(byte);
   }
   bytes.push(0x0d);

@@ -30,8 +30,15 @@ import type {
   PolicyCommands,
   PolicyQueries,
   PolicyStatsQueries,
+  LogLevelCommands,
+  LogLevelView,
+  SupportBundleCommands,
+  TraceflowQueries,
 } from './views';
-import { NETWORK_POLICY_TYPE_FILTERS, parseNetworkPolicyType } from './views';
+import { normalizeTraceRequest, TraceflowError, type TraceflowRequest } from '../traceflow/types';
+import { traceflowText } from '../traceflow/render';
+import { LOG_LEVELS, NETWORK_POLICY_TYPE_FILTERS, parseLogLevel, parseNetworkPolicyType } from './views';
+import type { LogLevel } from '../logger';
 
 export const PROGRAM_NAME = 'antctl';
 export const DEFAULT_SOCKET_PATH = '/var/run/antrea-edge/antctl.sock';
@@ -72,6 +79,9 @@ export type CommandId =
   | 'query networkpolicyevaluation'
   | 'apply'
   | 'delete'
+  | 'log-level'
+  | 'supportbundle'
+  | 'traceflow'
   | 'version';
 
 export interface CommandSpec {
@@ -520,6 +530,86 @@ export const ANTCTL_COMMANDS: CommandTable = {
       ],
     },
     {
+      id: 'log-level',
+      use: 'log-level',
+      aliases: ['loglevel'],
+      short: 'Show or set the log level of the firmware',
+      long: `Show the log level of the antrea-edge firmware (agent and controller), or set it at run time without a restart. LEVEL is one of ${LOG_LEVELS.join(', ')}; the change lasts until the firmware restarts (its --log-level applies then).`,
+      args: [{ name: 'LEVEL', usage: `New level: ${LOG_LEVELS.join(', ')}` }],
+      flags: [outputFlag('table')],
+      examples: [
+        { description: 'Show the current log level', command: 'antctl log-level' },
+        { description: 'Log debug lines from now on', command: 'antctl log-level debug' },
+      ],
+    },
+    {
+      id: 'supportbundle',
+      use: 'supportbundle',
+      aliases: [],
+      short: 'Generate a support bundle',
+      long: 'Collect the firmware log, np.log, the OVS flows and database, policies and groups, agent and controller info, the store schema version, the board profile and system facts into one tar.gz on the appliance, with secrets redacted. Prints progress while it collects, then the path of the bundle.',
+      flags: [
+        {
+          name: 'dir',
+          shorthand: 'd',
+          valueType: 'string',
+          usage:
+            "Directory to write the bundle to (antctl: the current directory by default; the console: the firmware's data directory)",
+        },
+        outputFlag('table'),
+      ],
+      examples: [
+        { description: 'Write a support bundle to the current directory', command: 'antctl supportbundle' },
+        { description: 'Write it to /tmp', command: 'antctl supportbundle --dir /tmp' },
+      ],
+    },
+    {
+      id: 'traceflow',
+      use: 'traceflow',
+      aliases: ['tf'],
+      short: 'Start a Traceflow',
+      long: "Trace a packet from a local Pod through this node's OpenFlow pipeline and report, as Antrea's Traceflow does, what each component did with it (SpoofGuard, NetworkPolicy with the deciding policy and rule, Forwarding, Output) and the final result: Delivered, Dropped, Rejected, Forwarded (tunnel) or ForwardedOutOfOverlay (gateway). The injected packet (TCP SYN, UDP or ICMP echo) carries a mark real traffic cannot carry and never reaches the destination. With --live, the next new connection from the source that matches the filter is traced instead, and its packets continue as usual.",
+      flags: [
+        {
+          name: 'source',
+          shorthand: 'S',
+          valueType: 'string',
+          usage: 'Source Pod: <Namespace>/<name> (on this node)',
+        },
+        {
+          name: 'destination',
+          shorthand: 'D',
+          valueType: 'string',
+          usage: 'Destination Pod <Namespace>/<name> on this node, or an IPv4 address',
+        },
+        { name: 'destination-ip', valueType: 'string', usage: 'Destination IPv4 address' },
+        {
+          name: 'protocol',
+          valueType: 'string',
+          usage: 'TCP, UDP or ICMP (default: TCP with --port, else ICMP)',
+        },
+        { name: 'port', valueType: 'string', usage: 'Destination port (TCP/UDP; required unless --live)' },
+        { name: 'source-port', valueType: 'string', usage: 'Source port (TCP/UDP; random when absent)' },
+        { name: 'live', usage: 'Trace the next real packet of a new connection from the source instead' },
+        { name: 'timeout', valueType: 'string', usage: 'Seconds to wait for the packet', defaultValue: '20' },
+        outputFlag('table'),
+      ],
+      examples: [
+        {
+          description: 'Trace a TCP SYN from one Pod to port 80 of another',
+          command: 'antctl traceflow -S default/client -D default/web --port 80',
+        },
+        {
+          description: 'Trace an ICMP echo to an address, as YAML',
+          command: 'antctl traceflow -S default/client --destination-ip 10.10.0.9 -o yaml',
+        },
+        {
+          description: 'Trace the next new connection from a Pod to port 53 over UDP within a minute',
+          command: 'antctl traceflow -S default/client --protocol UDP --port 53 --live --timeout 60',
+        },
+      ],
+    },
+    {
       id: 'version',
       use: 'version',
       aliases: [],
@@ -588,6 +678,11 @@ export type RunnableCommand =
   | { kind: 'apply'; file: string; namespace?: string; output: OutputKind }
   /** `namespace` is set (default "default") for namespaced kinds only. */
   | { kind: 'delete'; resource: ObjectKind; name: string; namespace?: string; output: OutputKind }
+  /** Without `level`: show the current level. */
+  | { kind: 'log-level'; level?: LogLevel; output: OutputKind }
+  /** `dir` as typed; the CLI makes it absolute against its working directory. */
+  | { kind: 'supportbundle'; dir?: string; output: OutputKind }
+  | { kind: 'traceflow'; request: TraceflowRequest; output: OutputKind }
   | { kind: 'version'; output: OutputKind };
 
 /** `path` names the help topic with canonical words: [], ['get'], ['get', 'podinterface'], ['help']. */
@@ -842,11 +937,69 @@ export function parseArgs(argv: string[]): ParsedCommand | ParseError {
       if (isNamespacedKind(entry.kind)) result.namespace = namespace ?? 'default';
       return result;
     }
+    case 'log-level': {
+      const text = rest[0];
+      if (text === undefined) return { kind: command.id, output, globals };
+      const level = parseLogLevel(text);
+      if (level === undefined) {
+        return parseError(
+          'BadArgument',
+          `invalid log level "${text}": valid levels are ${LOG_LEVELS.join(', ')}`,
+        );
+      }
+      return { kind: command.id, level, output, globals };
+    }
+    case 'supportbundle':
+      return { kind: command.id, output, globals, ...defined({ dir: lastValue(flags, 'dir') }) };
+    case 'traceflow':
+      return parseTraceflow(flags, output, globals);
     case 'get agentinfo':
     case 'get controllerinfo':
     case 'version':
       return { kind: command.id, output, globals };
   }
+}
+
+function parseTraceflow(
+  flags: readonly FlagOccurrence[],
+  output: OutputKind,
+  globals: GlobalOptions,
+): ParsedCommand | ParseError {
+  const source = lastValue(flags, 'source');
+  if (source === undefined) {
+    return parseError('MissingRequiredFlag', 'flag -S/--source is required: the source Pod as NAMESPACE/POD');
+  }
+  const request: TraceflowRequest = { source };
+  const destination = lastValue(flags, 'destination');
+  const destinationIp = lastValue(flags, 'destination-ip');
+  if (destination !== undefined && destinationIp !== undefined) {
+    return parseError('BadFlagValue', 'flags -D/--destination and --destination-ip cannot be used together');
+  }
+  if (destination !== undefined && /^\d+\.\d+\.\d+\.\d+$/.test(destination))
+    request.destinationIp = destination;
+  else if (destination !== undefined) request.destination = destination;
+  if (destinationIp !== undefined) request.destinationIp = destinationIp;
+  const protocol = lastValue(flags, 'protocol');
+  if (protocol !== undefined) request.protocol = protocol.toUpperCase() as TraceflowRequest['protocol'];
+  for (const [flag, key] of [
+    ['port', 'port'],
+    ['source-port', 'sourcePort'],
+    ['timeout', 'timeoutSeconds'],
+  ] as const) {
+    const text = lastValue(flags, flag);
+    if (text === undefined) continue;
+    if (!/^\d+$/.test(text))
+      return parseError('BadFlagValue', `invalid --${flag} "${text}": must be a number`);
+    request[key] = Number(text);
+  }
+  if (flags.some((flag) => flag.spec.name === 'live')) request.live = true;
+  try {
+    normalizeTraceRequest(request);
+  } catch (error) {
+    if (error instanceof TraceflowError) return parseError('BadFlagValue', error.message);
+    throw error;
+  }
+  return { kind: 'traceflow', request, output, globals };
 }
 
 function parseEvaluation(
@@ -1075,25 +1228,41 @@ function defined<T extends Record<string, string | undefined>>(values: T): { [K 
 // ---------------------------------------------------------------------------------------------------
 // Suggestions
 
+/**
+ * Three rows of the distance matrix, shared by every call: closestWord runs editDistance for each candidate of
+ * each unknown word, and line noise on the serial console makes that thousands of calls a second. Calls are
+ * synchronous, so sharing cannot interleave.
+ */
+let distanceRows = new Uint32Array(3 * 32);
+
 /** Optimal string alignment distance: Levenshtein plus adjacent transpositions (`gte` → `get` is 1). */
 export function editDistance(a: string, b: string): number {
-  const rows = a.length + 1;
-  const cols = b.length + 1;
-  const d: number[] = new Array<number>(rows * cols).fill(0);
-  const at = (i: number, j: number): number => d[i * cols + j] ?? 0;
-  for (let i = 0; i < rows; i++) d[i * cols] = i;
-  for (let j = 0; j < cols; j++) d[j] = j;
-  for (let i = 1; i < rows; i++) {
+  // The distance is symmetric: rows span the shorter word, so the buffer stays small even for long noise.
+  const [long, short] = a.length >= b.length ? [a, b] : [b, a];
+  const cols = short.length + 1;
+  if (distanceRows.length < 3 * cols) distanceRows = new Uint32Array(3 * cols);
+  const d = distanceRows;
+  let twoBack = 0;
+  let oneBack = cols;
+  let current = 2 * cols;
+  for (let j = 0; j < cols; j++) d[oneBack + j] = j;
+  for (let i = 1; i <= long.length; i++) {
+    d[current] = i;
     for (let j = 1; j < cols; j++) {
-      const cost = a[i - 1] === b[j - 1] ? 0 : 1;
-      let best = Math.min(at(i - 1, j) + 1, at(i, j - 1) + 1, at(i - 1, j - 1) + cost);
-      if (i > 1 && j > 1 && a[i - 1] === b[j - 2] && a[i - 2] === b[j - 1]) {
-        best = Math.min(best, at(i - 2, j - 2) + 1);
+      const cost = long[i - 1] === short[j - 1] ? 0 : 1;
+      let best = Math.min(
+        (d[oneBack + j] ?? 0) + 1,
+        (d[current + j - 1] ?? 0) + 1,
+        (d[oneBack + j - 1] ?? 0) + cost,
+      );
+      if (i > 1 && j > 1 && long[i - 1] === short[j - 2] && long[i - 2] === short[j - 1]) {
+        best = Math.min(best, (d[twoBack + j - 2] ?? 0) + 1);
       }
-      d[i * cols + j] = best;
+      d[current + j] = best;
     }
+    [twoBack, oneBack, current] = [oneBack, current, twoBack];
   }
-  return at(a.length, b.length);
+  return d[oneBack + cols - 1] ?? 0;
 }
 
 /**
@@ -1120,23 +1289,58 @@ export function closestWord(
 // ---------------------------------------------------------------------------------------------------
 // Help
 
+/** How help is rendered for a place other than the antctl CLI (the serial console). */
+export interface HelpOptions {
+  /**
+   * The program name in usage lines, examples and hints (default antctl); '' where commands are typed without
+   * one, as in the console's shell.
+   */
+  program?: string;
+  /** Whether to list the global flags (--socket); default true. False where they mean nothing. */
+  globalFlags?: boolean;
+  /**
+   * Adapts an example's command line (already with `program`), or drops the example (undefined), e.g. examples
+   * that read a file where there are no files.
+   */
+  example?: (command: string) => string | undefined;
+}
+
 /** Help text for a topic as returned in `HelpRequest.path`; unknown paths render the root help. */
-export function renderHelp(path: readonly string[]): string {
+export function renderHelp(path: readonly string[], options: HelpOptions = {}): string {
   const table = ANTCTL_COMMANDS;
-  if (path.length === 1 && path[0] === HELP_COMMAND_WORD) return renderHelpCommandHelp(table);
+  const help: HelpContext = {
+    table,
+    program: options.program ?? table.program,
+    globalFlags: options.globalFlags === false ? [] : table.globalFlags,
+    example: options.example ?? ((command) => command),
+  };
+  if (path.length === 1 && path[0] === HELP_COMMAND_WORD) return renderHelpCommandHelp(help);
   const resolved = resolveTarget(table, path);
   const target: Target = 'code' in resolved ? { kind: 'root' } : resolved.target;
   switch (target.kind) {
     case 'root':
-      return renderRootHelp(table);
+      return renderRootHelp(help);
     case 'group':
-      return renderGroupHelp(table, target.group);
+      return renderGroupHelp(help, target.group);
     case 'command':
-      return renderCommandHelp(table, target.command);
+      return renderCommandHelp(help, target.command);
   }
 }
 
-function renderRootHelp(table: CommandTable): string {
+interface HelpContext {
+  table: CommandTable;
+  program: string;
+  globalFlags: readonly FlagSpec[];
+  example: (command: string) => string | undefined;
+}
+
+/** `words` as typed after the program name, e.g. `antctl get [command]`, or `get [command]` without one. */
+function commandLine(help: HelpContext, words: string): string {
+  return help.program === '' ? words : `${help.program} ${words}`;
+}
+
+function renderRootHelp(help: HelpContext): string {
+  const { table } = help;
   const entries: [string, string][] = [
     ...table.groups.map((group): [string, string] => [group.use, group.short]),
     [HELP_COMMAND_WORD, 'Help about any command'] as [string, string],
@@ -1146,51 +1350,63 @@ function renderRootHelp(table: CommandTable): string {
   ].sort(([a], [b]) => a.localeCompare(b));
   return sections([
     table.long,
-    `Usage:\n  ${table.program} [command]`,
+    `Usage:\n  ${commandLine(help, '[command]')}`,
     `Available Commands:\n${twoColumns(entries)}`,
-    `Flags:\n${flagLines([{ ...HELP_FLAG, usage: `help for ${table.program}` }, ...table.globalFlags])}`,
-    `Use "${table.program} [command] --help" for more information about a command.`,
+    `Flags:\n${flagLines([{ ...HELP_FLAG, usage: `help for ${help.program || table.program}` }, ...help.globalFlags])}`,
+    `Use "${commandLine(help, '[command] --help')}" for more information about a command.`,
   ]);
 }
 
-function renderGroupHelp(table: CommandTable, group: CommandGroupSpec): string {
-  const entries = table.commands
+function renderGroupHelp(help: HelpContext, group: CommandGroupSpec): string {
+  const entries = help.table.commands
     .filter((command) => command.group === group.use)
     .map((command): [string, string] => [command.use, command.short])
     .sort(([a], [b]) => a.localeCompare(b));
   return sections([
     group.long,
-    `Usage:\n  ${table.program} ${group.use} [command]`,
+    `Usage:\n  ${commandLine(help, `${group.use} [command]`)}`,
     `Available Commands:\n${twoColumns(entries)}`,
     `Flags:\n${flagLines([{ ...HELP_FLAG, usage: `help for ${group.use}` }])}`,
-    `Global Flags:\n${flagLines(table.globalFlags)}`,
-    `Use "${table.program} ${group.use} [command] --help" for more information about a command.`,
+    ...globalFlagsSection(help),
+    `Use "${commandLine(help, `${group.use} [command] --help`)}" for more information about a command.`,
   ]);
 }
 
-function renderCommandHelp(table: CommandTable, command: CommandSpec): string {
-  const fullName = `${table.program} ${commandPath(command)}`;
+function renderCommandHelp(help: HelpContext, command: CommandSpec): string {
   const args = command.args ?? [];
   const argUsage = args.map((arg) => (arg.required ? ` ${arg.name}` : ` [${arg.name}]`)).join('');
-  const parts = [command.long, `Usage:\n  ${fullName}${argUsage} [flags]`];
+  const parts = [command.long, `Usage:\n  ${commandLine(help, commandPath(command))}${argUsage} [flags]`];
   if (args.length > 0) {
     parts.push(`Args:\n${twoColumns(args.map((arg): [string, string] => [arg.name, arg.usage]))}`);
   }
   if (command.aliases.length > 0) parts.push(`Aliases:\n  ${[command.use, ...command.aliases].join(', ')}`);
-  if (command.examples.length > 0) {
-    parts.push(
-      `Examples:\n${command.examples.map((example) => `  ${example.description}\n  $ ${example.command}`).join('\n')}`,
-    );
-  }
+  const examples = command.examples.flatMap((example) => {
+    const line = help.example(withProgram(help, example.command));
+    return line === undefined ? [] : [`  ${example.description}\n  $ ${line}`];
+  });
+  if (examples.length > 0) parts.push(`Examples:\n${examples.join('\n')}`);
   parts.push(`Flags:\n${flagLines([...command.flags, { ...HELP_FLAG, usage: `help for ${command.use}` }])}`);
-  parts.push(`Global Flags:\n${flagLines(table.globalFlags)}`);
+  parts.push(...globalFlagsSection(help));
   return sections(parts);
 }
 
-function renderHelpCommandHelp(table: CommandTable): string {
+/** An example written for antctl (`antctl get …`, `cat f | antctl apply …`) with the program of this help. */
+function withProgram(help: HelpContext, command: string): string {
+  if (help.program === help.table.program) return command;
+  return command.replace(
+    new RegExp(`(^|\\| )${help.table.program} `, 'g'),
+    (_, before: string) => `${before}${commandLine(help, '')}`,
+  );
+}
+
+function globalFlagsSection(help: HelpContext): string[] {
+  return help.globalFlags.length === 0 ? [] : [`Global Flags:\n${flagLines(help.globalFlags)}`];
+}
+
+function renderHelpCommandHelp(help: HelpContext): string {
   return sections([
-    `Help provides help for any command in the application.\nSimply type ${table.program} help [path to command] for full details.`,
-    `Usage:\n  ${table.program} help [command] [flags]`,
+    `Help provides help for any command in the application.\nSimply type ${commandLine(help, 'help [path to command]')} for full details.`,
+    `Usage:\n  ${commandLine(help, 'help [command] [flags]')}`,
     `Flags:\n${flagLines([{ ...HELP_FLAG, usage: 'help for help' }])}`,
   ]);
 }
@@ -1230,6 +1446,11 @@ export interface RunContext {
   antctlVersion: string;
   /** Reads a manifest for `apply`: a path, or `-` for standard input. Absent: `apply` is unavailable. */
   readManifest?(file: string): Promise<string>;
+  /**
+   * Progress lines of long commands (supportbundle) as they happen, e.g. to stderr. Absent: they are returned in
+   * the output's stderr when the command is done.
+   */
+  progress?: (line: string) => void;
 }
 
 /**
@@ -1240,7 +1461,10 @@ export type AntctlBackend = AgentQueries &
   Partial<PolicyQueries> &
   Partial<PolicyCommands> &
   Partial<PolicyStatsQueries> &
-  Partial<ControllerQueries>;
+  Partial<ControllerQueries> &
+  Partial<LogLevelCommands> &
+  Partial<SupportBundleCommands> &
+  Partial<TraceflowQueries>;
 
 export const NO_RESOURCES_NOTICE = 'No resources found.\n';
 
@@ -1351,6 +1575,36 @@ export async function runCommand(
       const info = await queries.controllerInfo();
       return { stdout: formatOutput(command.output, info, () => controllerInfoTable(info)), stderr: '' };
     }
+    case 'log-level': {
+      if (queries.logLevel === undefined || queries.setLogLevel === undefined) {
+        throw new ApiError('Unavailable', 'this agent cannot change its log level');
+      }
+      const view =
+        command.level === undefined ? await queries.logLevel() : await queries.setLogLevel(command.level);
+      return { stdout: formatOutput(command.output, view, () => logLevelTable(view)), stderr: '' };
+    }
+    case 'supportbundle': {
+      if (queries.supportBundle === undefined) {
+        throw new ApiError('Unavailable', 'this agent cannot make support bundles');
+      }
+      const collected: string[] = [];
+      const progress = context.progress ?? ((line: string) => collected.push(line));
+      const view = await queries.supportBundle(defined({ dir: command.dir }), progress);
+      const notices = [...collected, ...view.failures.map((failure) => `not collected: ${failure}`)];
+      const stderr = notices.map((line) => `${line}\n`).join('');
+      // table: only the path on stdout, so `f=$(antctl supportbundle)` works; the rest is for humans.
+      const stdout =
+        command.output === 'table' ? `${view.path}\n` : formatOutput(command.output, view, noTable);
+      return { stdout, stderr };
+    }
+    case 'traceflow': {
+      if (queries.traceflow === undefined)
+        throw new ApiError('Unavailable', 'this agent does not run Traceflow');
+      const result = await queries.traceflow(command.request);
+      const stdout =
+        command.output === 'table' ? traceflowText(result) : formatOutput(command.output, result, noTable);
+      return { stdout, stderr: '' };
+    }
     case 'version': {
       const data = { antctlVersion: context.antctlVersion };
       return {
@@ -1365,6 +1619,13 @@ export async function runCommand(
 }
 
 const NO_POLICIES = 'this agent does not serve network policies';
+
+/** One column, LEVEL; a change shows the previous level too. */
+export function logLevelTable(view: LogLevelView): TableData {
+  return view.previous === undefined
+    ? { columns: ['LEVEL'], rows: [[view.level]] }
+    : { columns: ['LEVEL', 'PREVIOUS'], rows: [[view.level, view.previous]] };
+}
 const NO_CONTROLLER = 'no policy controller runs in this agent';
 
 function noTable(): TableData {

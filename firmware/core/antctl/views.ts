@@ -1,11 +1,13 @@
 // What the agent answers to antctl (and the serial console): plain JSON-able views, no live objects.
 // AgentQueries lives here rather than in the HTTP adapter so that the pure command runner can call it
 // directly (console, in-process) or through the local API client (CLI) alike.
+import type { TraceflowRequest, TraceflowResult } from '../traceflow/types';
 import type { Protocol } from '../api/types';
 import type { ObjectKind } from '../api/object-key';
 import type { AddressGroup, AppliedToGroup, InternalNetworkPolicy } from '../controller/internal-types';
 import type { EvaluationEndpoint, EvaluationResult } from '../evaluate/evaluator';
 import type { NetworkPolicyStats, RuleCounts } from '../stats/policy-stats';
+import type { LogLevel } from '../logger';
 
 export interface PodInterfaceView {
   namespace: string;
@@ -272,4 +274,58 @@ export interface PolicyRef {
 export interface PolicyStatsQueries {
   networkPolicyStats(filter: NetworkPolicyStatsFilter): Promise<NetworkPolicyStatsView[]>;
   ruleStats(policy: PolicyRef): Promise<RuleStatsView[]>;
+}
+
+// ---- run-time log level (`antctl log-level`) ----
+
+export const LOG_LEVELS: readonly LogLevel[] = ['debug', 'info', 'warn', 'error'];
+
+/** A level as users type it, any case; `warning` is accepted for `warn`. */
+export function parseLogLevel(text: string): LogLevel | undefined {
+  const lower = text.trim().toLowerCase();
+  if (lower === 'warning') return 'warn';
+  return LOG_LEVELS.find((level) => level === lower);
+}
+
+export interface LogLevelView {
+  level: LogLevel;
+  /** Set only in the answer to a change: the level before it. */
+  previous?: LogLevel;
+}
+
+/** The firmware's log level, shown and changed at run time. Rejects with `ApiError` like AgentQueries. */
+export interface LogLevelCommands {
+  logLevel(): Promise<LogLevelView>;
+  setLogLevel(level: LogLevel): Promise<LogLevelView>;
+}
+
+// ---- support bundle (`antctl supportbundle`) ----
+
+export interface SupportBundleRequest {
+  /** Absolute directory on the appliance to write the bundle to; absent: the firmware's default. */
+  dir?: string;
+}
+
+export interface SupportBundleView {
+  /** The tar.gz written. */
+  path: string;
+  bytes: number;
+  /** Paths inside the archive. */
+  files: string[];
+  /** Parts that could not be collected, with why; the bundle has everything else. */
+  failures: string[];
+}
+
+/** Collects a support bundle on the appliance, reporting progress lines as it goes. */
+export interface SupportBundleCommands {
+  supportBundle(request: SupportBundleRequest, progress: (line: string) => void): Promise<SupportBundleView>;
+}
+
+// ---- traceflow (core/traceflow) ----
+
+export type { TraceflowObservation, TraceflowRequest, TraceflowResult } from '../traceflow/types';
+
+/** Traces a packet through this node's pipeline (Antrea's Traceflow). Rejects with ApiError. */
+export interface TraceflowQueries {
+  traceflow(request: TraceflowRequest): Promise<TraceflowResult>;
 }

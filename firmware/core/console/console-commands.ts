@@ -382,7 +382,9 @@ export function consoleHelp(): string {
     'Appliance commands:',
     lines(appliance),
     '',
-    `Keys: Tab completes, Up/Down recall earlier lines, Ctrl-C cancels the line or a running command, Ctrl-D logs out.`,
+    'Keys: Tab completes, Up/Down recall earlier lines, Ctrl-C cancels the line or a running command, Ctrl-D logs',
+    'out. Left/Right, Home/End (Ctrl-B/F, Ctrl-A/E) move in the line; Delete, Ctrl-K, Ctrl-U and Ctrl-W delete the',
+    'character, to the end, to the start and the word before the cursor; Ctrl-Y puts it back; Ctrl-L redraws.',
     `apply -f - reads the manifest you paste; ${PASTE_END_HINT}.`,
     'Use "COMMAND --help" (e.g. "get podinterface --help") for the flags of a command.',
     '',
@@ -422,14 +424,14 @@ function consoleCommandHelp(words: string): string {
  */
 function antctlHelp(path: readonly string[]): string {
   if (path.length === 0) return consoleHelp();
-  const text = renderHelp(path);
-  const sections = text.split('\n\n').filter((section) => !section.startsWith('Global Flags:'));
-  return sections
-    .join('\n\n')
-    .replace(new RegExp(`^(\\s+(?:\\$ )?)${PROGRAM_NAME} `, 'gm'), '$1')
-    .replace(/^(\s+(?:\$ )?)cat \S+ \| apply -f -$/gm, '$1apply -f -   (then paste the manifest)')
-    .replace(/^(\s+(?:\$ )?)apply -f (?!-)\S+$/gm, '$1apply -f -   (then paste the manifest)')
-    .replace(/\n*$/, '\n');
+  return renderHelp(path, { program: '', globalFlags: false, example: consoleExample });
+}
+
+/** There are no files on the console: `apply -f FILE` examples are left out, stdin means pasting. */
+function consoleExample(command: string): string | undefined {
+  const apply = /^(?:cat \S+ \| )?apply -f (\S+)$/.exec(command);
+  if (apply === null) return command;
+  return apply[1] === '-' ? 'apply -f -   (then paste the manifest)' : undefined;
 }
 
 // ---------------------------------------------------------------------------------------------------

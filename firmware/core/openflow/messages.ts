@@ -626,14 +626,22 @@ function decodeActions(bytes: Uint8Array): Action[] {
  */
 export type PacketOutTarget = { outPort: number; inPort?: number } | { outPort: 'IN_PORT'; inPort: number };
 
-/** An unbuffered PACKET_OUT that emits `packet` on one port, unchanged. */
-export function packetOutMessage(xid: number, packet: Uint8Array, target: PacketOutTarget): PacketOutMessage {
+/**
+ * An unbuffered PACKET_OUT that emits `packet` on one port, unchanged. `pipelineFields` (e.g. registerField)
+ * are set before the packet's first table when the output port is TABLE.
+ */
+export function packetOutMessage(
+  xid: number,
+  packet: Uint8Array,
+  target: PacketOutTarget,
+  pipelineFields: readonly OxmField[] = [],
+): PacketOutMessage {
   const port = target.outPort === 'IN_PORT' ? OfpPort.InPort : target.outPort;
   return {
     type: 'packet-out',
     xid,
     bufferId: OFP_NO_BUFFER,
-    match: [inPortField(target.inPort ?? OfpPort.Controller)],
+    match: [inPortField(target.inPort ?? OfpPort.Controller), ...pipelineFields],
     actions: [{ type: 'output', port, maxLength: 0 }],
     packet,
   };

@@ -85,6 +85,22 @@ export function inPortField(port: number): OxmField {
   return { oxmClass: OxmClass.OpenflowBasic, field: OxmBasicField.InPort, value };
 }
 
+/**
+ * `reg<N>=value` as a PACKET_OUT match field (NXM_NX_REG<N>, class 0x0001): OpenFlow 1.5 packet-outs may set
+ * pipeline fields, so the packet enters the tables with the register already loaded (Traceflow's mark).
+ */
+export function registerField(reg: number, value: number): OxmField {
+  if (!Number.isInteger(reg) || reg < 0 || reg >= NUMBER_OF_REGISTERS) {
+    throw new OpenFlowCodecError('OPENFLOW_BAD_VALUE', `register ${reg} does not exist`);
+  }
+  if (!Number.isInteger(value) || value < 0 || value > 0xffff_ffff) {
+    throw new OpenFlowCodecError('OPENFLOW_BAD_VALUE', `register value ${value} is not 32-bit unsigned`);
+  }
+  const bytes = new Uint8Array(4);
+  new DataView(bytes.buffer).setUint32(0, value);
+  return { oxmClass: OxmClass.Nxm1, field: reg, value: bytes };
+}
+
 /** The packet-in metadata fields this codebase uses, with masks applied; absent registers are 0. */
 export interface PacketMetadata {
   inPort: number | undefined;

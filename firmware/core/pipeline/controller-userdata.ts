@@ -1,7 +1,9 @@
 // What a flow tells the agent when it sends a packet to the controller, and how packet-ins are rate-limited.
 //
 // Userdata layout (5 bytes, carried by `controller(userdata=..)` and returned in NXT_PACKET_IN2):
-//   byte 0     bits 0-6 purpose: 1 = Reject (answer with a TCP RST / ICMP unreachable), 2 = audit log only;
+//   byte 0     bits 0-6 purpose: 1 = Reject (answer with a TCP RST / ICMP unreachable), 2 = audit log only,
+//              3 = Traceflow (a traced packet reached an observation point; bytes 1-4 then hold the deciding
+//              rule's conjunction id, 0 where no rule decides, e.g. at Output);
 //              bit 7 (0x80) = also write an audit log entry (a Reject rule with enableLogging: `81.…`). A Reject
 //              rule already sends its packets to the agent, so logging it needs no second packet-in, only
 //              this bit; the Reject responder ignores it and the audit logger reads it.
@@ -12,7 +14,7 @@
 // Packet-ins are metered: `meter:N` must be the first action of the flow (OVS 3.1 userspace datapath), and the
 // meter drops what exceeds its rate before the packet reaches the controller action.
 
-export const ControllerPurpose = { Reject: 1, AuditLog: 2 } as const;
+export const ControllerPurpose = { Reject: 1, AuditLog: 2, Traceflow: 3 } as const;
 export type ControllerPurpose = (typeof ControllerPurpose)[keyof typeof ControllerPurpose];
 
 export const CONTROLLER_USERDATA_LENGTH = 5;
@@ -57,11 +59,14 @@ export function encodeControllerUserdata(userdata: ControllerUserdata): Uint8Arr
 }
 
 function checkUserdata(userdata: ControllerUserdata): void {
-  if (userdata.purpose !== ControllerPurpose.Reject && userdata.purpose !== ControllerPurpose.AuditLog) {
+  if (!isKnownPurpose(userdata.purpose)) {
     throw new ControllerUserdataError(
       'USERDATA_UNKNOWN_PURPOSE',
       `unknown controller purpose ${String(userdata.purpose)}`,
     );
+  }
+  if (userdata.purpose === ControllerPurpose.Traceflow && userdata.log === true) {
+    throw new ControllerUserdataError('USERDATA_INVALID', 'traced packets are never audit-logged');
   }
   if (!Number.isInteger(userdata.ruleId) || userdata.ruleId < 0 || userdata.ruleId > 0xffff_ffff) {
     throw new ControllerUserdataError(
@@ -69,6 +74,14 @@ function checkUserdata(userdata: ControllerUserdata): void {
       `rule id ${userdata.ruleId} is not a 32-bit unsigned integer`,
     );
   }
+}
+
+function isKnownPurpose(purpose: number): purpose is ControllerPurpose {
+  return (
+    purpose === ControllerPurpose.Reject ||
+    purpose === ControllerPurpose.AuditLog ||
+    purpose === ControllerPurpose.Traceflow
+  );
 }
 
 /** Decodes userdata from a packet-in. Never throws: packet-ins from other flows must not break the handler. */
@@ -84,10 +97,20 @@ export function decodeControllerUserdata(bytes: Uint8Array | undefined): Userdat
   }
   const first = bytes[0] as number;
   const purpose = first & ~CONTROLLER_LOG_FLAG;
-  if (purpose !== ControllerPurpose.Reject && purpose !== ControllerPurpose.AuditLog) {
+  if (!isKnownPurpose(purpose)) {
     return {
       ok: false,
       error: new ControllerUserdataError('USERDATA_UNKNOWN_PURPOSE', `unknown controller purpose ${first}`),
+    };
+  }
+  if (purpose === ControllerPurpose.Traceflow && (first & CONTROLLER_LOG_FLAG) !== 0) {
+    // Traced packets are never audit-logged; a set bit means this is not userdata of ours.
+    return {
+      ok: false,
+      error: new ControllerUserdataError(
+        'USERDATA_INVALID',
+        `traceflow userdata with the log bit (${first})`,
+      ),
     };
   }
   const ruleId = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength).getUint32(1);
