@@ -42,6 +42,7 @@ import type {
   TraceflowRequest,
   TraceflowResult,
 } from '../core/antctl/views';
+import { firmwareRefs, kubernetesTime } from '../core/antctl/views';
 import { TraceflowError } from '../core/traceflow/types';
 import type { LogLevel } from '../core/logger';
 import type { FirmwareConfig } from '../core/config';
@@ -412,6 +413,11 @@ export class AgentQueryService
     }
     const status = this.deps.agent.health();
     const policyCounts = await policyCall(() => this.deps.policies.counts());
+    // Antrea's test for OVSDBConnectionUp: the OVS version could be read.
+    const ovs = await this.deps.bridge.getOvsVersion().then(
+      (version) => ({ version, up: true }),
+      () => ({ version: 'unknown', up: false }),
+    );
     return {
       podName: firmwarePodName(this.deps.config),
       nodeName: this.deps.config.nodeName,
@@ -419,10 +425,14 @@ export class AgentQueryService
       nodeSubnets: [this.deps.config.podCidr],
       ...policyCounts,
       localPods: this.deps.pods.list().length,
-      ovsVersion: await this.deps.bridge.getOvsVersion().catch(() => 'unknown'),
+      ovsVersion: ovs.version,
       bridgeName: this.deps.config.bridgeName,
       flowsPerTable,
       ...(this.deps.openflow ? { openflowConnectionUp: this.deps.openflow.isConnected } : {}),
+      ovsdbConnectionUp: ovs.up,
+      version: this.deps.version,
+      // Antrea's agent refreshes its heartbeat every minute; every answer here is fresh.
+      heartbeatTime: kubernetesTime(this.now()),
     };
   }
 
@@ -459,8 +469,7 @@ export class AgentQueryService
       kind: 'AntreaControllerInfo',
       metadata: { name: CONTROLLER_INFO_NAME },
       version: this.deps.version,
-      podRef: { kind: 'Pod', name: firmwarePodName(config) },
-      nodeRef: { kind: 'Node', name: config.nodeName },
+      ...firmwareRefs(firmwarePodName(config), config.nodeName),
       // The controller's totals (PolicyService.counts is its whole snapshot), as Antrea's controller counts its
       // stores; zero counts are printed, where Antrea's omitempty would drop them, so scripts can rely on them.
       ...(counts === undefined
@@ -483,11 +492,6 @@ export class AgentQueryService
 /** The firmware's identity as a Pod, as agentinfo and controllerinfo report it (one process runs both). */
 function firmwarePodName(config: Pick<FirmwareConfig, 'nodeName'>): string {
   return `antrea-agent-${config.nodeName}`;
-}
-
-/** metav1.Time's text: RFC 3339 in UTC, whole seconds. */
-function kubernetesTime(milliseconds: number): string {
-  return new Date(milliseconds).toISOString().replace(/\.\d{3}Z$/, 'Z');
 }
 
 /** `K8sNetworkPolicy default/web`, `AntreaClusterNetworkPolicy deny-all`: how errors name a policy. */

@@ -4,9 +4,15 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { parse as parseYaml } from 'yaml';
+import { antreaAgentInfo } from '../../firmware/core/antctl/agentinfo';
 import { ApiError } from '../../firmware/core/antctl/api-error';
-import type { OvsFlowFilter, PodInterfaceFilter } from '../../firmware/core/antctl/views';
+import type {
+  AntreaAgentInfoView,
+  OvsFlowFilter,
+  PodInterfaceFilter,
+} from '../../firmware/core/antctl/views';
 import { silentLogger } from '../../firmware/core/logger';
+import { PIPELINE_TABLES } from '../../firmware/core/pipeline/tables';
 import {
   LocalApiServer,
   type AgentInfoView,
@@ -215,7 +221,7 @@ describe('antctl CLI against a local API server', function () {
     );
   });
 
-  it('get agentinfo prints the antctl columns, and everything as yaml', async () => {
+  it('get agentinfo prints the antctl columns, and AntreaAgentInfo as yaml', async () => {
     const table = await antctl('get', 'agentinfo');
     assert.equal(table.code, 0, table.stderr);
     assert.equal(
@@ -224,7 +230,7 @@ describe('antctl CLI against a local API server', function () {
         'antrea-edge-node1   node1   Healthy   10.10.0.0/24   2                  3                1                   2\n',
     );
     const yaml = await antctl('get', 'ai', '-o', 'yaml');
-    assert.deepEqual(parseYaml(yaml.stdout), AGENT_INFO);
+    assert.deepEqual(parseYaml(yaml.stdout), antreaAgentInfo(AGENT_INFO));
   });
 
   it('version prints the package version without needing the agent', async () => {
@@ -290,7 +296,7 @@ describe('antctl CLI against a local API server', function () {
       },
     );
     assert.equal(run.code, 0, run.stderr);
-    assert.deepEqual(JSON.parse(run.stdout), AGENT_INFO);
+    assert.deepEqual(JSON.parse(run.stdout), antreaAgentInfo(AGENT_INFO));
   });
 
   it('a reader that stops early (| head) is not a crash', async () => {
@@ -363,5 +369,34 @@ describe('antctl CLI against a real node', function () {
       addressGroupNum: 1,
       appliedToGroupNum: 1,
     });
+  });
+
+  it('describe agentinfo shows the OVS version and the flows of every table of the running pipeline', async () => {
+    const run = await antctl('describe', 'agentinfo');
+    assert.equal(run.code, 0, run.stderr);
+    assert.equal(run.stderr, '');
+    assert.match(run.stdout, /^Name: +antrea-edge-sim\n/);
+    const ovsVersion = /^OVS Info:\n {2}Version: +(\S+)\n {2}Bridge Name: +br-int\n/m.exec(run.stdout)?.[1];
+    assert.ok(ovsVersion !== undefined && ovsVersion !== '<none>', run.stdout);
+    const flowLines = /^ {2}Flow Table:\n((?: {4}.*\n)+)/m.exec(run.stdout)?.[1] ?? '';
+    const counts = new Map(
+      [...flowLines.matchAll(/^ {4}(\d+) (\w+): +(\d+)$/gm)].map((m) => [`${m[1]} ${m[2]}`, Number(m[3])]),
+    );
+    assert.ok((counts.get('0 Classification') ?? 0) > 0, flowLines);
+    assert.ok((counts.get('110 Output') ?? 0) > 0, flowLines);
+    assert.deepEqual(
+      [...counts.keys()],
+      PIPELINE_TABLES.map((table) => `${table.id} ${table.name}`),
+      'every pipeline table, in pipeline order',
+    );
+    assert.match(run.stdout, /^ {2}AgentHealthy +True +\S+Z$/m);
+    assert.match(run.stdout, /^ {2}OVSDBConnectionUp +True +\S+Z$/m);
+    assert.match(run.stdout, /^ {2}OpenflowConnectionUp +True +\S+Z$/m);
+    // The same numbers as the AntreaAgentInfo object.
+    const yaml = await antctl('get', 'agentinfo', '-o', 'yaml');
+    const info = parseYaml(yaml.stdout) as AntreaAgentInfoView;
+    assert.equal(info.kind, 'AntreaAgentInfo');
+    assert.equal(info.ovsInfo.version, ovsVersion);
+    assert.equal(info.ovsInfo.flowTable['0'], counts.get('0 Classification'));
   });
 });

@@ -8,13 +8,35 @@ import * as fs from 'node:fs';
 import * as http from 'node:http';
 import * as path from 'node:path';
 import Database from 'better-sqlite3';
-import { run, startTestNode, type TestNode } from '../support/sim-cluster';
+import { startTestNode, type TestNode } from '../support/sim-cluster';
+import {
+  antctlRunner,
+  applyYaml,
+  logRecords,
+  parseFlowDump,
+  POLICY_COOKIES,
+  waitRealized,
+  type Antctl,
+} from '../support/node-client';
+import { connectProbe, findPod } from '../support/pod-probes';
+import type { SimPod } from '../../scripts/lib/sim-pods';
 import { parseAuditLine } from '../../firmware/core/audit/audit-entry';
 import { npLogPath } from '../../firmware/agent/audit-log';
 import { AuditLogRepository } from '../../firmware/store/audit-repository';
 
 const WEB = 'default/aud-web';
 const CLIENT = 'default/aud-client';
+
+/** An ingress rule of the audit ACNP, logged, from the client pod (to one TCP port when given). */
+const loggedRule = (action: string, name: string, port?: number): string =>
+  `  - action: ${action}
+    name: ${name}
+    enableLogging: true
+    from:
+    - podSelector:
+        matchLabels:
+          app: aud-client
+` + (port === undefined ? '' : `    ports:\n    - protocol: TCP\n      port: ${port}\n`);
 
 const ACNP_YAML = `apiVersion: crd.antrea.io/v1beta1
 kind: ClusterNetworkPolicy
@@ -27,34 +49,7 @@ spec:
       matchLabels:
         app: aud-web
   ingress:
-  - action: Allow
-    name: AllowClientHttp
-    enableLogging: true
-    from:
-    - podSelector:
-        matchLabels:
-          app: aud-client
-    ports:
-    - protocol: TCP
-      port: 80
-  - action: Reject
-    name: RejectClient8080
-    enableLogging: true
-    from:
-    - podSelector:
-        matchLabels:
-          app: aud-client
-    ports:
-    - protocol: TCP
-      port: 8080
-  - action: Drop
-    name: DropClient
-    enableLogging: true
-    from:
-    - podSelector:
-        matchLabels:
-          app: aud-client
-`;
+${loggedRule('Allow', 'AllowClientHttp', 80)}${loggedRule('Reject', 'RejectClient8080', 8080)}${loggedRule('Drop', 'DropClient')}`;
 
 // Isolates the client's ingress with no rule: everything to it hits the default drop in IngressDefaultRule.
 const ISOLATE_CLIENT_YAML = `apiVersion: networking.k8s.io/v1
@@ -70,68 +65,19 @@ spec:
   - Ingress
 `;
 
-/** Connects once from a fixed source port; prints connected | refused | timeout | <error code>. */
-const CONNECT_JS = `
-const net = require('node:net');
-const [host, port, timeoutMs, localPort] = process.argv.slice(2);
-const socket = net.connect({ host, port: Number(port), localPort: Number(localPort) });
-const done = (what) => { process.stdout.write(what); socket.destroy(); process.exit(0); };
-socket.setTimeout(Number(timeoutMs), () => done('timeout'));
-socket.on('connect', () => done('connected'));
-socket.on('error', (e) => done(e.code === 'ECONNREFUSED' ? 'refused' : String(e.code)));
-`;
-
-const POLICY_COOKIES = 'cookie=0x0600000000000000/0xff00000000000000';
-
 describe('NetworkPolicy audit logging on a real node', function () {
   this.timeout(240_000);
   let t: TestNode;
-  let connectScript: string;
+  let antctl: Antctl;
 
-  const antctl = (args: string[]): Promise<{ code: number; stdout: string; stderr: string }> => {
-    const [cmd, ...prefix] = t.node.antctlCommand();
-    return run(cmd ?? 'node', [...prefix, '--socket', t.node.antctlSocket, ...args]);
+  const apply = (name: string, yaml: string): Promise<void> => applyYaml(antctl, t.home, name, yaml);
+  /** The firmware may be restarting: a failed listing is polled again. */
+  const realizedCount = async (count: number): Promise<void> => {
+    await waitRealized(antctl, { count }, { tolerateErrors: true });
   };
-
-  const apply = async (name: string, yaml: string): Promise<void> => {
-    const file = path.join(t.home, `${name}.yaml`);
-    fs.writeFileSync(file, yaml);
-    const applied = await antctl(['apply', '-f', file]);
-    assert.equal(applied.code, 0, applied.stderr);
-  };
-
-  const waitRealized = async (count: number): Promise<void> => {
-    const deadline = Date.now() + 30_000;
-    for (;;) {
-      const listed = await antctl(['get', 'networkpolicy', '-o', 'json']);
-      const policies = JSON.parse(listed.stdout || '[]') as { realization?: { realized: boolean } }[];
-      if (policies.length === count && policies.every((p) => p.realization?.realized === true)) return;
-      if (Date.now() > deadline) throw new Error(`policies not realized: ${listed.stdout}`);
-      await new Promise((r) => setTimeout(r, 100));
-    }
-  };
-
-  const pod = (ref: string): { netnsName: string; ip: string } => {
-    const found = t.pods.get(ref);
-    if (!found) throw new Error(`no pod ${ref}`);
-    return found;
-  };
-
-  const connect = async (from: string, to: string, port: number, localPort: number): Promise<string> => {
-    const result = await run('ip', [
-      'netns',
-      'exec',
-      pod(from).netnsName,
-      process.execPath,
-      connectScript,
-      pod(to).ip,
-      String(port),
-      '2000',
-      String(localPort),
-    ]);
-    assert.equal(result.code, 0, result.stderr);
-    return result.stdout;
-  };
+  const pod = (ref: string): SimPod => findPod(t, ref);
+  const connect = (from: string, to: string, port: number, localPort: number): Promise<string> =>
+    connectProbe(t, from, to, port, { localPort });
 
   const npLog = (): string[] => {
     const file = npLogPath(t.node.dataDir);
@@ -157,31 +103,13 @@ describe('NetworkPolicy audit logging on a real node', function () {
 
   const policyFlows = async (): Promise<string[]> => {
     const dump = await t.node.ovs.ofctl(['dump-flows', 'br-int', POLICY_COOKIES, '--no-names']);
-    return dump
-      .split('\n')
-      .filter((line) => line.includes('actions='))
-      .map((line) =>
-        line
-          .trim()
-          .split(/,\s*|\s+/)
-          .filter((part) => !/^(cookie|duration|n_packets|n_bytes|idle_age|hard_age)=/.test(part))
-          .join(','),
-      )
-      .sort();
+    return parseFlowDump(dump, { omitFields: ['cookie'] }).map((flow) => flow.text);
   };
-
-  const logRecords = (msg: string): Record<string, unknown>[] =>
-    fs
-      .readFileSync(t.node.logFile, 'utf8')
-      .split('\n')
-      .filter((line) => line.startsWith('{'))
-      .map((line) => JSON.parse(line) as Record<string, unknown>)
-      .filter((record) => record['msg'] === msg);
 
   const waitForResync = async (before: number): Promise<Record<string, unknown>> => {
     const deadline = Date.now() + 30_000;
     for (;;) {
-      const resyncs = logRecords('flows resynchronised');
+      const resyncs = logRecords(t.node, 'flows resynchronised');
       if (resyncs.length > before) return resyncs[resyncs.length - 1] as Record<string, unknown>;
       if (Date.now() > deadline) throw new Error('no resync after the firmware restart');
       await new Promise((r) => setTimeout(r, 100));
@@ -190,8 +118,7 @@ describe('NetworkPolicy audit logging on a real node', function () {
 
   before(async () => {
     t = await startTestNode('aud');
-    connectScript = path.join(t.home, 'connect.js');
-    fs.writeFileSync(connectScript, CONNECT_JS);
+    antctl = antctlRunner(t.node, { timeoutMs: 30_000 });
     await t.pods.add({ namespace: 'default', name: 'aud-web', labels: { app: 'aud-web' }, httpPort: 80 });
     await t.pods.add({ namespace: 'default', name: 'aud-client', labels: { app: 'aud-client' } });
   });
@@ -204,7 +131,7 @@ describe('NetworkPolicy audit logging on a real node', function () {
     assert.equal(await connect(CLIENT, WEB, 80, 41080), 'connected', 'no policy yet');
     await apply('audit-acnp', ACNP_YAML);
     await apply('isolate-client', ISOLATE_CLIENT_YAML);
-    await waitRealized(2);
+    await realizedCount(2);
 
     assert.equal(await connect(CLIENT, WEB, 80, 42080), 'connected', 'the logged Allow still allows');
     assert.equal(await connect(CLIENT, WEB, 8080, 42081), 'refused', 'the logged Reject still rejects');
@@ -339,21 +266,21 @@ describe('NetworkPolicy audit logging on a real node', function () {
       'the default drop is not logged',
     );
 
-    const resyncsBefore = logRecords('flows resynchronised').length;
+    const resyncsBefore = logRecords(t.node, 'flows resynchronised').length;
     await t.node.killFirmware('SIGTERM');
     await t.node.startFirmware();
     const resync = await waitForResync(resyncsBefore);
     assert.deepEqual([resync['added'], resync['modified'], resync['deleted']], [0, 0, 0]);
-    await waitRealized(2);
+    await realizedCount(2);
     assert.deepEqual(await policyFlows(), flows);
   });
 
   it('with --audit-default-drops true, drops of the isolated pod are logged as K8sNetworkPolicy', async () => {
     await t.node.killFirmware('SIGTERM');
-    const resyncsBefore = logRecords('flows resynchronised').length;
+    const resyncsBefore = logRecords(t.node, 'flows resynchronised').length;
     await t.node.startFirmware({ extraArgs: ['--audit-default-drops', 'true'] });
     await waitForResync(resyncsBefore);
-    await waitRealized(2);
+    await realizedCount(2);
     const isolation = (await policyFlows()).filter((f) => f.includes('table=100'));
     assert.equal(isolation.length, 1);
     assert.match(

@@ -1,42 +1,25 @@
 // scripts/conformance --dry as a user runs it: a separate process on the seed case and on every case file of
 // test/fixtures/conformance, plus a deliberately wrong case that must fail.
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
+import {
+  FIXTURES,
+  lastLine,
+  MODEL,
+  onlyFailureOfFlippedSeed,
+  REPO_ROOT,
+  runFromRepo,
+  SEED_CASES,
+  SEED_MODEL,
+  writeFlippedSeedCases,
+} from '../support/conformance';
 
-const REPO_ROOT = path.resolve(__dirname, '../..');
-const FIXTURES = path.join(REPO_ROOT, 'test/fixtures/conformance');
 const RUNNER = path.join(REPO_ROOT, 'scripts/lib/conformance.ts');
-const SEED_MODEL = path.join(FIXTURES, 'seed-model.json');
-const SEED_CASES = path.join(FIXTURES, 'seed-cases.json');
-const MODEL = path.join(FIXTURES, 'model.json');
 const CASE_FILES = ['k8s-cases.json', 'antrea-cases.json'];
 
-interface RunResult {
-  code: number | null;
-  stdout: string;
-  stderr: string;
-}
-
-function run(command: string, args: string[]): Promise<RunResult> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(command, args, { cwd: REPO_ROOT, stdio: ['ignore', 'pipe', 'pipe'] });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (chunk: Buffer) => (stdout += chunk.toString()));
-    child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
-    child.on('error', reject);
-    child.on('close', (code) => resolve({ code, stdout, stderr }));
-  });
-}
-
-const runner = (...args: string[]) => run(process.execPath, ['--import', 'tsx', RUNNER, ...args]);
-
-function lastLine(text: string): string {
-  return text.trimEnd().split('\n').at(-1) ?? '';
-}
+const runner = (...args: string[]) => runFromRepo(process.execPath, ['--import', 'tsx', RUNNER, ...args]);
 
 function caseCount(file: string): number {
   return (JSON.parse(fs.readFileSync(file, 'utf8')) as unknown[]).length;
@@ -74,25 +57,13 @@ describe('scripts/conformance --dry', function () {
   }
 
   it('fails a case with one flipped expectation and names the pair', async () => {
-    const cases = JSON.parse(fs.readFileSync(SEED_CASES, 'utf8')) as {
-      id: string;
-      steps: { expected: Record<string, Record<string, Record<string, boolean>>> }[];
-    }[];
-    const row = cases[0]?.steps[1]?.expected['TCP/80']?.['default/ch-busybox'];
-    assert.ok(row, 'the seed case changed shape');
-    assert.equal(row['default/nginx-deployment-cc7df4f8f-69cm2'], false);
-    row['default/nginx-deployment-cc7df4f8f-69cm2'] = true;
     const wrong = path.join(dir, 'wrong-cases.json');
-    fs.writeFileSync(wrong, JSON.stringify(cases));
+    writeFlippedSeedCases(wrong);
     const report = path.join(dir, 'report.json');
 
     const result = await runner('--dry', '--model', SEED_MODEL, '--cases', wrong, '--out', report);
-    assert.equal(result.code, 1, result.stdout + result.stderr);
-    assert.match(result.stdout, /^FAIL seed: nginx-allow walkthrough$/m);
-    const failures = result.stdout.split('\n').filter((line) => line.startsWith('  '));
-    assert.equal(failures.length, 1, result.stdout);
     assert.match(
-      failures[0] ?? '',
+      onlyFailureOfFlippedSeed(result),
       /step 2 "nginx-allow blocks busybox": TCP\/80 default\/ch-busybox -> default\/nginx-deployment-cc7df4f8f-69cm2: expected true, got false \(Drop by K8sNetworkPolicy default\/nginx-allow ingress isolation/,
     );
     assert.equal(lastLine(result.stdout), '0 passed, 1 failed');
@@ -171,7 +142,7 @@ describe('scripts/conformance --dry', function () {
   });
 
   it('runs through the scripts/conformance wrapper', async () => {
-    const result = await run(path.join(REPO_ROOT, 'scripts/conformance'), [
+    const result = await runFromRepo(path.join(REPO_ROOT, 'scripts/conformance'), [
       '--dry',
       '--model',
       SEED_MODEL,
@@ -183,7 +154,7 @@ describe('scripts/conformance --dry', function () {
   });
 
   it('has case files that match their sources in scripts/lib/conformance/cases', async () => {
-    const result = await run(process.execPath, [
+    const result = await runFromRepo(process.execPath, [
       '--import',
       'tsx',
       path.join(REPO_ROOT, 'scripts/lib/conformance/build-fixtures.ts'),

@@ -4,17 +4,24 @@
 // multi-step relabelling, model switches), a flipped expectation that must fail naming its pair, --nodes 2, and
 // clean-up after SIGTERM.
 import assert from 'node:assert/strict';
-import { execFileSync, spawn } from 'node:child_process';
+import { execFileSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
+import {
+  FIXTURES,
+  lastLine,
+  MODEL,
+  onlyFailureOfFlippedSeed,
+  REPO_ROOT,
+  runFromRepo,
+  SEED_CASES,
+  SEED_MODEL,
+  writeFlippedSeedCases,
+} from '../support/conformance';
+import type { RunResult } from '../support/run';
 
-const REPO_ROOT = path.resolve(__dirname, '../..');
-const FIXTURES = path.join(REPO_ROOT, 'test/fixtures/conformance');
 const SCRIPT = path.join(REPO_ROOT, 'scripts/conformance');
-const SEED_MODEL = path.join(FIXTURES, 'seed-model.json');
-const SEED_CASES = path.join(FIXTURES, 'seed-cases.json');
-const MODEL = path.join(FIXTURES, 'model.json');
 
 /** Fixture cases run here: every protocol and verdict kind, multi-step cases, and all three models. */
 const SELECTION: Record<string, string[]> = {
@@ -35,33 +42,11 @@ const SELECTION: Record<string, string[]> = {
   ],
 };
 
-interface RunResult {
-  code: number | null;
-  signal: NodeJS.Signals | null;
-  stdout: string;
-  stderr: string;
-}
-
 function conformance(
   args: string[],
   onStderr?: (text: string, kill: () => void) => void,
 ): Promise<RunResult> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(SCRIPT, args, { cwd: REPO_ROOT, stdio: ['ignore', 'pipe', 'pipe'] });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (chunk: Buffer) => (stdout += chunk.toString()));
-    child.stderr.on('data', (chunk: Buffer) => {
-      stderr += chunk.toString();
-      onStderr?.(stderr, () => child.kill('SIGTERM'));
-    });
-    child.on('error', reject);
-    child.on('close', (code, signal) => resolve({ code, signal, stdout, stderr }));
-  });
-}
-
-function lastLine(text: string): string {
-  return text.trimEnd().split('\n').at(-1) ?? '';
+  return runFromRepo(SCRIPT, args, onStderr);
 }
 
 /** Network namespaces of conformance runs (their names start with "aecf"). */
@@ -139,24 +124,13 @@ describe('scripts/conformance with real traffic', function () {
   });
 
   it('fails a case with one flipped expectation, naming the pair, and exits 1', async () => {
-    const cases = JSON.parse(fs.readFileSync(SEED_CASES, 'utf8')) as {
-      steps: { expected: Record<string, Record<string, Record<string, boolean>>> }[];
-    }[];
-    const row = cases[0]?.steps[1]?.expected['TCP/80']?.['default/ch-busybox'];
-    assert.ok(row, 'the seed case changed shape');
-    assert.equal(row['default/nginx-deployment-cc7df4f8f-69cm2'], false);
-    row['default/nginx-deployment-cc7df4f8f-69cm2'] = true;
     const wrong = path.join(dir, 'wrong-cases.json');
-    fs.writeFileSync(wrong, JSON.stringify(cases));
+    writeFlippedSeedCases(wrong);
     const report = path.join(dir, 'wrong-report.json');
 
     const result = await conformance(['--model', SEED_MODEL, '--cases', wrong, '--out', report]);
-    assert.equal(result.code, 1, result.stdout + result.stderr);
-    assert.match(result.stdout, /^FAIL seed: nginx-allow walkthrough$/m);
-    const failures = result.stdout.split('\n').filter((line) => line.startsWith('  '));
-    assert.equal(failures.length, 1, result.stdout);
     assert.match(
-      failures[0] ?? '',
+      onlyFailureOfFlippedSeed(result),
       /^ {2}step 2 "nginx-allow blocks busybox": TCP\/80 default\/ch-busybox -> default\/nginx-deployment-cc7df4f8f-69cm2: expected true, got false \(no answer within \d+ ms.*; the firmware evaluates: Drop by K8sNetworkPolicy default\/nginx-allow/,
     );
     assert.equal(lastLine(result.stdout), '0 passed, 1 failed, 0 skipped');

@@ -4,12 +4,23 @@
 // SIGKILL (fail closed, flows untouched), an ovs-vswitchd restart (meter replayed before the flows), editing
 // one policy (only its flows change) and deleting policies (traffic flows again).
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { parse as parseYaml } from 'yaml';
-import { run, startTestNode, type TestNode } from '../support/sim-cluster';
-import type { AgentInfoView, NetworkPolicyView } from '../../firmware/core/antctl/views';
+import { startTestNode, type TestNode } from '../support/sim-cluster';
+import {
+  antctlJson,
+  antctlRunner,
+  applyYaml,
+  listPolicies,
+  logRecords,
+  policyFlows,
+  waitRealized,
+  type Antctl,
+} from '../support/node-client';
+import { connectProbe, wget } from '../support/pod-probes';
+import { nginxWebAcnp } from '../support/policies';
+import type { AntreaAgentInfoView, NetworkPolicyView } from '../../firmware/core/antctl/views';
 import { NGINX_ALLOW_EXAMPLE, SEED_NGINX_PODS, SEED_PODS } from '../../scripts/lib/seed';
 
 const NGINX = SEED_NGINX_PODS;
@@ -41,182 +52,28 @@ spec:
 `;
 
 // Busybox may not open nginx's port 80; everything else is left to the other policies.
-const REJECT_YAML = `apiVersion: crd.antrea.io/v1beta1
-kind: ClusterNetworkPolicy
-metadata:
-  name: reject-busybox-web
-spec:
-  priority: 5
-  appliedTo:
-  - podSelector:
-      matchLabels:
-        app: nginx
-  ingress:
-  - action: Reject
-    from:
-    - podSelector:
-        matchLabels:
-          run: ch-busybox
-    ports:
-    - protocol: TCP
-      port: 80
-`;
-
-/** Connects once; prints connected | refused | timeout | <error code>. */
-const CONNECT_JS = `
-const net = require('node:net');
-const [host, port, timeoutMs] = process.argv.slice(2);
-const socket = net.connect({ host, port: Number(port) });
-const done = (what) => { process.stdout.write(what); socket.destroy(); process.exit(0); };
-socket.setTimeout(Number(timeoutMs), () => done('timeout'));
-socket.on('connect', () => done('connected'));
-socket.on('error', (e) => done(e.code === 'ECONNREFUSED' ? 'refused' : String(e.code)));
-`;
-
-const POLICY_COOKIES = 'cookie=0x0600000000000000/0xff00000000000000';
-
-interface Run {
-  code: number;
-  stdout: string;
-  stderr: string;
-}
-
-interface DumpedFlow {
-  /** table, priority, match and actions: what identifies the flow and what it does. */
-  text: string;
-  packets: number;
-  durationSeconds: number;
-}
+const REJECT_YAML = nginxWebAcnp('reject-busybox-web', 5, [
+  { action: 'Reject', from: { run: 'ch-busybox' } },
+]);
 
 describe('policy enforcement on a real node', function () {
   this.timeout(240_000);
   let t: TestNode;
-  let connectScript: string;
+  let antctl: Antctl;
 
-  const antctl = (args: string[]): Promise<Run> => {
-    const [cmd, ...prefix] = t.node.antctlCommand();
-    return new Promise((resolve, reject) => {
-      const child = spawn(cmd ?? 'node', [...prefix, '--socket', t.node.antctlSocket, ...args]);
-      let stdout = '';
-      let stderr = '';
-      child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
-      child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
-      child.on('error', reject);
-      child.on('close', (code) => resolve({ code: code ?? -1, stdout, stderr }));
-      child.stdin.end();
-    });
-  };
-
-  const apply = async (name: string, yaml: string): Promise<void> => {
-    const file = path.join(t.home, `${name}.yaml`);
-    fs.writeFileSync(file, yaml);
-    const applied = await antctl(['apply', '-f', file]);
-    assert.equal(applied.code, 0, applied.stderr);
-  };
-
-  const policies = async (): Promise<NetworkPolicyView[]> => {
-    const listed = await antctl(['get', 'networkpolicy', '-o', 'json']);
-    assert.equal(listed.code, 0, listed.stderr);
-    return JSON.parse(listed.stdout) as NetworkPolicyView[];
-  };
-
-  /** Waits until exactly these source policies exist and every one is realized in OVS. */
-  const waitRealized = async (names: string[]): Promise<NetworkPolicyView[]> => {
-    const deadline = Date.now() + 30_000;
-    for (;;) {
-      const listed = await policies();
-      const listedNames = listed.map((p) => p.sourceRef.name).sort();
-      if (
-        JSON.stringify(listedNames) === JSON.stringify([...names].sort()) &&
-        listed.every((p) => p.realization?.realized === true)
-      ) {
-        return listed;
-      }
-      if (Date.now() > deadline) {
-        throw new Error(
-          `policies not realized: ${JSON.stringify(listed.map((p) => [p.uid, p.realization]))}`,
-        );
-      }
-      await new Promise((r) => setTimeout(r, 100));
-    }
-  };
-
-  const pod = (ref: string): { netnsName: string; ip: string } => {
-    const found = t.pods.get(ref);
-    if (!found) throw new Error(`no pod ${ref}`);
-    return found;
-  };
-
-  /** busybox wget (2 s) from one pod to another's HTTP server: true when the page came back. */
-  const wget = async (from: string, to: string): Promise<boolean> => {
-    const result = await run('ip', [
-      'netns',
-      'exec',
-      pod(from).netnsName,
-      // Debian's busybox 1.35 wget segfaults with -T (measured): coreutils timeout bounds it instead.
-      'timeout',
-      '2',
-      'busybox',
-      'wget',
-      '-q',
-      '-O',
-      '-',
-      `http://${pod(to).ip}/`,
-    ]);
-    return result.code === 0;
-  };
-
-  const connect = async (from: string, to: string, port: number): Promise<string> => {
-    const result = await run('ip', [
-      'netns',
-      'exec',
-      pod(from).netnsName,
-      process.execPath,
-      connectScript,
-      pod(to).ip,
-      String(port),
-      '2000',
-    ]);
-    assert.equal(result.code, 0, result.stderr);
-    return result.stdout;
-  };
-
-  const policyFlows = async (): Promise<DumpedFlow[]> => {
-    await t.node.ovs.appctl(['revalidator/wait']);
-    const dump = await t.node.ovs.ofctl(['dump-flows', 'br-int', POLICY_COOKIES]);
-    return dump
-      .split('\n')
-      .filter((line) => line.includes('actions='))
-      .map((line) => ({
-        text: line
-          .trim()
-          .split(/,\s*|\s+/)
-          .filter((part) => !/^(duration|n_packets|n_bytes|idle_age|hard_age|idle_time)=/.test(part))
-          .join(','),
-        packets: Number(/n_packets=(\d+)/.exec(line)?.[1] ?? -1),
-        durationSeconds: Number(/duration=([\d.]+)s/.exec(line)?.[1] ?? -1),
-      }))
-      .sort((a, b) => (a.text < b.text ? -1 : a.text > b.text ? 1 : 0));
-  };
-
-  const logRecords = (msg: string): Record<string, unknown>[] =>
-    fs
-      .readFileSync(t.node.logFile, 'utf8')
-      .split('\n')
-      .filter((line) => line.startsWith('{'))
-      .map((line) => JSON.parse(line) as Record<string, unknown>)
-      .filter((record) => record['msg'] === msg);
-
-  const agentInfo = async (): Promise<AgentInfoView> => {
-    const info = await antctl(['get', 'agentinfo', '-o', 'json']);
-    assert.equal(info.code, 0, info.stderr);
-    return JSON.parse(info.stdout) as AgentInfoView;
-  };
+  const apply = (name: string, yaml: string): Promise<void> => applyYaml(antctl, t.home, name, yaml);
+  const realizedExactly = (names: string[]): Promise<NetworkPolicyView[]> =>
+    waitRealized(antctl, { exactly: names });
+  const connect = (from: string, to: string, port: number): Promise<string> =>
+    connectProbe(t, from, to, port);
+  const agentInfo = (): Promise<AntreaAgentInfoView> =>
+    antctlJson<AntreaAgentInfoView>(antctl, ['get', 'agentinfo', '-o', 'json']);
+  const condition = (info: AntreaAgentInfoView, type: string): string | undefined =>
+    info.agentConditions?.find((c) => c.type === type)?.status;
 
   before(async () => {
     t = await startTestNode('enf');
-    connectScript = path.join(t.home, 'connect.js');
-    fs.writeFileSync(connectScript, CONNECT_JS);
+    antctl = antctlRunner(t.node);
     for (const spec of SEED_PODS) await t.pods.add(spec);
   });
 
@@ -225,10 +82,10 @@ describe('policy enforcement on a real node', function () {
   });
 
   it('without policies busybox reaches nginx, and no policy flow is installed', async () => {
-    assert.equal(await wget(BUSYBOX, nginx(0)), true);
-    assert.equal(await wget(CASSANDRA, nginx(1)), true);
-    assert.deepEqual(await policyFlows(), []);
-    assert.equal((await agentInfo()).openflowConnectionUp, true);
+    assert.equal(await wget(t, BUSYBOX, nginx(0)), true);
+    assert.equal(await wget(t, CASSANDRA, nginx(1)), true);
+    assert.deepEqual(await policyFlows(t.node), []);
+    assert.equal(condition(await agentInfo(), 'OpenflowConnectionUp'), 'True');
   });
 
   it('the seed nginx-allow, once realized, drops busybox and cassandra and lets nginx in', async () => {
@@ -237,7 +94,7 @@ describe('policy enforcement on a real node', function () {
     ) as { steps: { policies: unknown[] }[] }[];
     assert.deepEqual(parseYaml(NGINX_ALLOW_YAML), seedCases[0]?.steps[1]?.policies[0], 'the seed policy');
     await apply('nginx-allow', NGINX_ALLOW_YAML);
-    const [realized] = await waitRealized(['nginx-allow']);
+    const [realized] = await realizedExactly(['nginx-allow']);
     assert.ok(realized?.realization && realized.realization.realizedGeneration > 0);
     const table = await antctl(['get', 'networkpolicy']);
     assert.match(
@@ -246,24 +103,24 @@ describe('policy enforcement on a real node', function () {
     );
     assert.match(table.stdout.split('\n')[1] ?? '', /\strue$/);
 
-    assert.equal(await wget(BUSYBOX, nginx(0)), false, 'busybox -> nginx must time out');
-    assert.equal(await wget(CASSANDRA, nginx(2)), false, 'cassandra -> nginx must time out');
-    assert.equal(await wget(nginx(1), nginx(0)), true, 'nginx -> nginx is allowed');
-    assert.equal(await wget(nginx(0), nginx(2)), true, 'nginx -> nginx is allowed');
-    assert.ok((await policyFlows()).length > 0);
+    assert.equal(await wget(t, BUSYBOX, nginx(0)), false, 'busybox -> nginx must time out');
+    assert.equal(await wget(t, CASSANDRA, nginx(2)), false, 'cassandra -> nginx must time out');
+    assert.equal(await wget(t, nginx(1), nginx(0)), true, 'nginx -> nginx is allowed');
+    assert.equal(await wget(t, nginx(0), nginx(2)), true, 'nginx -> nginx is allowed');
+    assert.ok((await policyFlows(t.node)).length > 0);
   });
 
   it('editing one policy changes only its own flows: the others keep their counters and age', async () => {
     await apply('cassandra-allow', cassandraAllow(9042));
-    await waitRealized(['nginx-allow', 'cassandra-allow']);
-    assert.equal(await wget(nginx(1), nginx(0)), true, 'traffic through nginx-allow counts packets');
-    const before = await policyFlows();
-    const realizationsBefore = logRecords('policy flows realized').length;
+    await realizedExactly(['nginx-allow', 'cassandra-allow']);
+    assert.equal(await wget(t, nginx(1), nginx(0)), true, 'traffic through nginx-allow counts packets');
+    const before = await policyFlows(t.node);
+    const realizationsBefore = logRecords(t.node, 'policy flows realized').length;
     await new Promise((r) => setTimeout(r, 1100)); // flows that stay untouched get older
 
     await apply('cassandra-allow', cassandraAllow(9043));
-    await waitRealized(['nginx-allow', 'cassandra-allow']);
-    const after = await policyFlows();
+    await realizedExactly(['nginx-allow', 'cassandra-allow']);
+    const after = await policyFlows(t.node);
     const beforeTexts = new Set(before.map((f) => f.text));
     const afterTexts = new Set(after.map((f) => f.text));
     const added = after.filter((f) => !beforeTexts.has(f.text));
@@ -287,7 +144,7 @@ describe('policy enforcement on a real node', function () {
     );
     // Its bundle carried exactly the difference: a flow whose match stayed but whose actions (conjunction id)
     // changed is one modify, i.e. one text removed and one added in the dump.
-    const realizations = logRecords('policy flows realized').slice(realizationsBefore);
+    const realizations = logRecords(t.node, 'policy flows realized').slice(realizationsBefore);
     const last = realizations[realizations.length - 1];
     assert.ok(last, 'a realization was logged');
     const [logAdded, logModified, logDeleted] = [last['added'], last['modified'], last['deleted']].map(
@@ -302,24 +159,24 @@ describe('policy enforcement on a real node', function () {
   it('an Antrea ClusterNetworkPolicy Reject rule makes the client see "Connection refused"', async () => {
     assert.equal(await connect(BUSYBOX, nginx(0), 80), 'timeout', 'dropped by nginx-allow before');
     await apply('reject', REJECT_YAML);
-    await waitRealized(['nginx-allow', 'cassandra-allow', 'reject-busybox-web']);
+    await realizedExactly(['nginx-allow', 'cassandra-allow', 'reject-busybox-web']);
     assert.equal(await connect(BUSYBOX, nginx(0), 80), 'refused');
     assert.equal(await connect(BUSYBOX, nginx(2), 80), 'refused');
-    assert.equal(await wget(nginx(1), nginx(0)), true, 'nginx -> nginx is still allowed');
+    assert.equal(await wget(t, nginx(1), nginx(0)), true, 'nginx -> nginx is still allowed');
     const meters = await t.node.ovs.ofctl(['dump-meters', 'br-int']);
     assert.match(meters, /meter=256 pktps/);
   });
 
   it('SIGKILL and restart of the firmware: traffic stays blocked throughout, policy flows untouched', async () => {
-    const before = await policyFlows();
+    const before = await policyFlows(t.node);
     assert.ok(before.length > 0);
     await t.node.killFirmware('SIGKILL');
-    assert.equal(await wget(CASSANDRA, nginx(0)), false, 'blocked while the firmware is down');
-    assert.equal(await wget(BUSYBOX, nginx(0)), false, 'blocked while the firmware is down');
+    assert.equal(await wget(t, CASSANDRA, nginx(0)), false, 'blocked while the firmware is down');
+    assert.equal(await wget(t, BUSYBOX, nginx(0)), false, 'blocked while the firmware is down');
     let restarting = true;
     const probes: boolean[] = [];
     const probing = (async () => {
-      while (restarting) probes.push(await wget(CASSANDRA, nginx(1)));
+      while (restarting) probes.push(await wget(t, CASSANDRA, nginx(1)));
     })();
     try {
       await t.node.startFirmware();
@@ -333,8 +190,8 @@ describe('policy enforcement on a real node', function () {
       [],
       'no probe got through during the restart',
     );
-    await waitRealized(['nginx-allow', 'cassandra-allow', 'reject-busybox-web']);
-    const after = await policyFlows();
+    await realizedExactly(['nginx-allow', 'cassandra-allow', 'reject-busybox-web']);
+    const after = await policyFlows(t.node);
     assert.deepEqual(
       after.map((f) => f.text),
       before.map((f) => f.text),
@@ -343,26 +200,26 @@ describe('policy enforcement on a real node', function () {
       const old = before.find((f) => f.text === flow.text);
       assert.ok(old && flow.durationSeconds >= old.durationSeconds, `not re-added: ${flow.text}`);
     }
-    const resyncs = logRecords('flows resynchronised');
+    const resyncs = logRecords(t.node, 'flows resynchronised');
     const last = resyncs[resyncs.length - 1];
     assert.deepEqual([last?.['added'], last?.['modified'], last?.['deleted']], [0, 0, 0]);
-    assert.equal(await wget(BUSYBOX, nginx(0)), false);
+    assert.equal(await wget(t, BUSYBOX, nginx(0)), false);
     assert.equal(await connect(BUSYBOX, nginx(0), 80), 'refused', 'Reject answered by the new process');
-    assert.equal(await wget(nginx(1), nginx(0)), true);
+    assert.equal(await wget(t, nginx(1), nginx(0)), true);
   });
 
   it('ovs-vswitchd restart: the meter is replayed before the flows and Reject still works', async () => {
-    const before = await policyFlows();
-    const resyncsBefore = logRecords('flows resynchronised').length;
+    const before = await policyFlows(t.node);
+    const resyncsBefore = logRecords(t.node, 'flows resynchronised').length;
     await t.node.ovs.restartVswitchd();
     const deadline = Date.now() + 60_000;
-    while (logRecords('flows resynchronised').length <= resyncsBefore) {
+    while (logRecords(t.node, 'flows resynchronised').length <= resyncsBefore) {
       if (Date.now() > deadline) throw new Error('no resync after the ovs-vswitchd restart');
       await new Promise((r) => setTimeout(r, 200));
     }
-    assert.equal((await agentInfo()).status, 'Healthy');
+    assert.equal(condition(await agentInfo(), 'AgentHealthy'), 'True');
     assert.deepEqual(
-      (await policyFlows()).map((f) => f.text),
+      (await policyFlows(t.node)).map((f) => f.text),
       before.map((f) => f.text),
     );
     assert.match(await t.node.ovs.ofctl(['dump-meters', 'br-int']), /meter=256 pktps/);
@@ -370,7 +227,7 @@ describe('policy enforcement on a real node', function () {
     let outcome = '';
     for (let i = 0; i < 10 && outcome !== 'refused'; i++) outcome = await connect(BUSYBOX, nginx(0), 80);
     assert.equal(outcome, 'refused');
-    assert.equal(await wget(CASSANDRA, nginx(0)), false);
+    assert.equal(await wget(t, CASSANDRA, nginx(0)), false);
   });
 
   it('deleting the policies removes their flows and traffic flows again', async () => {
@@ -383,13 +240,13 @@ describe('policy enforcement on a real node', function () {
       assert.equal(deleted.code, 0, deleted.stderr);
     }
     const deadline = Date.now() + 30_000;
-    while ((await policyFlows()).length > 0) {
+    while ((await policyFlows(t.node)).length > 0) {
       if (Date.now() > deadline) throw new Error('policy flows were not removed');
       await new Promise((r) => setTimeout(r, 100));
     }
-    assert.deepEqual(await policies(), []);
-    assert.equal(await wget(BUSYBOX, nginx(0)), true);
-    assert.equal(await wget(CASSANDRA, nginx(1)), true);
+    assert.deepEqual(await listPolicies(antctl), []);
+    assert.equal(await wget(t, BUSYBOX, nginx(0)), true);
+    assert.equal(await wget(t, CASSANDRA, nginx(1)), true);
     assert.equal(await connect(BUSYBOX, nginx(2), 80), 'connected');
   });
 });

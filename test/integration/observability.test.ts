@@ -3,13 +3,14 @@
 // and real traffic; /healthz and /readyz (also while OVSDB is down); `antctl log-level` takes effect at once;
 // `antctl supportbundle` writes a tar.gz with the expected files and without the console user's secrets.
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { openStore } from '../../firmware/store/database';
 import { UserRepository } from '../../firmware/store/user-repository';
 import { SUPPORT_BUNDLE_FILES } from '../../firmware/observability/support-bundle';
 import { run, startTestNode, type TestNode } from '../support/sim-cluster';
+import { antctlRunner, applyYaml, firmwareLog, type Antctl } from '../support/node-client';
+import { wget } from '../support/pod-probes';
 import { parsePrometheusText, sampleValue, samplesOf, type MetricFamily } from '../unit/metrics-text-format';
 
 /** GETs a URL from inside the node's namespace; prints {"status":N,"contentType":"..","body":".."}. */
@@ -53,30 +54,11 @@ interface Fetched {
   error?: string;
 }
 
-interface Run {
-  code: number;
-  stdout: string;
-  stderr: string;
-}
-
 describe('observability on a real node', function () {
   this.timeout(240_000);
   let t: TestNode;
   let fetchScript: string;
-
-  const antctl = (args: string[]): Promise<Run> => {
-    const [cmd, ...prefix] = t.node.antctlCommand();
-    return new Promise((resolve, reject) => {
-      const child = spawn(cmd ?? 'node', [...prefix, '--socket', t.node.antctlSocket, ...args]);
-      let stdout = '';
-      let stderr = '';
-      child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
-      child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
-      child.on('error', reject);
-      child.on('close', (code) => resolve({ code: code ?? -1, stdout, stderr }));
-      child.stdin.end();
-    });
-  };
+  let antctl: Antctl;
 
   const fetchInNode = async (urlPath: string): Promise<Fetched> => {
     const result = await run('ip', [
@@ -108,39 +90,9 @@ describe('observability on a real node', function () {
     }
   };
 
-  const pod = (ref: string): { netnsName: string; ip: string } => {
-    const found = t.pods.get(ref);
-    if (!found) throw new Error(`no pod ${ref}`);
-    return found;
-  };
-
-  const wget = async (from: string, to: string): Promise<boolean> => {
-    const result = await run('ip', [
-      'netns',
-      'exec',
-      pod(from).netnsName,
-      'timeout',
-      '2',
-      'busybox',
-      'wget',
-      '-q',
-      '-O',
-      '-',
-      `http://${pod(to).ip}/`,
-    ]);
-    return result.code === 0;
-  };
-
-  const logSince = (offset: number): Record<string, unknown>[] =>
-    fs
-      .readFileSync(t.node.logFile, 'utf8')
-      .slice(offset)
-      .split('\n')
-      .filter((line) => line.startsWith('{'))
-      .map((line) => JSON.parse(line) as Record<string, unknown>);
-
   before(async () => {
     t = await startTestNode('obs');
+    antctl = antctlRunner(t.node);
     fetchScript = path.join(t.home, 'fetch.js');
     fs.writeFileSync(fetchScript, FETCH_JS);
     await t.pods.add({ namespace: 'default', name: 'obs-web', labels: { app: 'obs-web' }, httpPort: 80 });
@@ -185,10 +137,7 @@ describe('observability on a real node', function () {
   });
 
   it('counts a policy once applied, its realization latency, and its rule packets after real traffic', async () => {
-    const file = path.join(t.home, 'web-allow.yaml');
-    fs.writeFileSync(file, WEB_ALLOW);
-    const applied = await antctl(['apply', '-f', file]);
-    assert.equal(applied.code, 0, applied.stderr);
+    await applyYaml(antctl, t.home, 'web-allow', WEB_ALLOW);
     const families = await waitFor('the policy in metrics, realized', async () => {
       const scraped = await scrape();
       return sampleValue(scraped, 'antrea_edge_network_policies') === 1 &&
@@ -210,8 +159,12 @@ describe('observability on a real node', function () {
     const before = sampleValue(families, 'antrea_edge_networkpolicy_rule_packets_total', rule);
     assert.equal(before, 0, 'no traffic yet');
 
-    assert.equal(await wget('default/obs-client', 'default/obs-web'), true, 'the rule allows client -> web');
-    assert.equal(await wget('default/obs-other', 'default/obs-web'), false, 'others are isolated');
+    assert.equal(
+      await wget(t, 'default/obs-client', 'default/obs-web'),
+      true,
+      'the rule allows client -> web',
+    );
+    assert.equal(await wget(t, 'default/obs-other', 'default/obs-web'), false, 'others are isolated');
     const after = await waitFor('rule counters to move', async () => {
       const scraped = await scrape();
       const packets = sampleValue(scraped, 'antrea_edge_networkpolicy_rule_packets_total', rule) ?? 0;
@@ -233,7 +186,7 @@ describe('observability on a real node', function () {
     assert.equal((await antctl(['get', 'agentinfo'])).code, 0);
     await fetchInNode('/metrics');
     assert.deepEqual(
-      logSince(offset).filter((record) => record['level'] === 'debug'),
+      firmwareLog(t.node, offset).filter((record) => record['level'] === 'debug'),
       [],
       'no debug line at info',
     );
@@ -243,7 +196,7 @@ describe('observability on a real node', function () {
     assert.equal((await antctl(['get', 'agentinfo'])).code, 0);
     const debugLines = await waitFor('a debug line', () =>
       Promise.resolve(
-        logSince(offset).some(
+        firmwareLog(t.node, offset).some(
           (record) => record['level'] === 'debug' && record['msg'] === 'local API request',
         )
           ? true

@@ -2,15 +2,16 @@
 // antctl apply / get / query / delete against the seed walkthrough, all-or-nothing applies, CNI-carried
 // container ports and labels feeding the controller, and policies surviving a SIGKILL of the firmware.
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import Database from 'better-sqlite3';
 import { parse as parseYaml } from 'yaml';
 import { startTestNode, type TestNode } from '../support/sim-cluster';
+import { antctlJson, antctlRunner, listPolicies, type Antctl } from '../support/node-client';
 import { LocalApiClient } from '../../firmware/http/local-api';
 import type { NetworkPolicyEvaluationView, NetworkPolicyView } from '../../firmware/core/antctl/views';
 import { NGINX_ALLOW_EXAMPLE, SEED_NGINX_PODS, SEED_PODS } from '../../scripts/lib/seed';
+import type { AntreaAgentInfoView } from '../../firmware/core/antctl/views';
 
 const NGINX = SEED_NGINX_PODS;
 const NGINX_0 = `default/${NGINX[0] ?? ''}`;
@@ -59,36 +60,13 @@ spec:
         cidr: 10.0.0.0/40
 `;
 
-interface Run {
-  code: number;
-  stdout: string;
-  stderr: string;
-}
-
 describe('policy service on a real node', function () {
   this.timeout(240_000);
   let t: TestNode;
+  let antctl: Antctl;
 
-  const antctl = (args: string[], stdin?: string): Promise<Run> => {
-    const [cmd, ...prefix] = t.node.antctlCommand();
-    return new Promise((resolve, reject) => {
-      const child = spawn(cmd ?? 'node', [...prefix, '--socket', t.node.antctlSocket, ...args]);
-      let stdout = '';
-      let stderr = '';
-      child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
-      child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
-      child.on('error', reject);
-      child.on('close', (code) => resolve({ code: code ?? -1, stdout, stderr }));
-      child.stdin.end(stdin ?? '');
-    });
-  };
-
-  const evaluation = async (
-    source: string,
-    destination: string,
-    port = 80,
-  ): Promise<NetworkPolicyEvaluationView> => {
-    const run = await antctl([
+  const evaluation = (source: string, destination: string, port = 80): Promise<NetworkPolicyEvaluationView> =>
+    antctlJson<NetworkPolicyEvaluationView>(antctl, [
       'query',
       'networkpolicyevaluation',
       '-S',
@@ -100,15 +78,8 @@ describe('policy service on a real node', function () {
       '-o',
       'json',
     ]);
-    assert.equal(run.code, 0, run.stderr);
-    return JSON.parse(run.stdout) as NetworkPolicyEvaluationView;
-  };
 
-  const policies = async (): Promise<NetworkPolicyView[]> => {
-    const run = await antctl(['get', 'networkpolicy', '-o', 'json']);
-    assert.equal(run.code, 0, run.stderr);
-    return JSON.parse(run.stdout) as NetworkPolicyView[];
-  };
+  const policies = (): Promise<NetworkPolicyView[]> => listPolicies(antctl);
 
   const storedKeys = (): string[] => {
     const db = new Database(path.join(t.node.dataDir, 'antrea-edge.db'), { readonly: true });
@@ -123,6 +94,7 @@ describe('policy service on a real node', function () {
 
   before(async () => {
     t = await startTestNode('ps');
+    antctl = antctlRunner(t.node);
     for (const spec of SEED_PODS) await t.pods.add(spec);
   });
 
@@ -224,7 +196,8 @@ describe('policy service on a real node', function () {
     );
     assert.deepEqual(members, [...NGINX].sort());
     const info = await antctl(['get', 'agentinfo', '-o', 'json']);
-    assert.equal((JSON.parse(info.stdout) as { networkPolicies: number }).networkPolicies, 1);
+    const antreaAgentInfo = JSON.parse(info.stdout) as AntreaAgentInfoView;
+    assert.equal(antreaAgentInfo.networkPolicyControllerInfo.networkPolicyNum, 1);
     assert.deepEqual(storedKeys(), ['K8sNetworkPolicy/default/nginx-allow']);
   });
 

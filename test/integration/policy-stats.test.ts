@@ -2,11 +2,11 @@
 // CNI plugin, an Antrea ClusterNetworkPolicy with a Drop and an Allow rule, real TCP connections from inside the
 // pods, and the counts read back through antctl (CLI → local API socket → agent → OVS flow counters).
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
-import * as fs from 'node:fs';
-import * as path from 'node:path';
-import { run, startTestNode, type TestNode } from '../support/sim-cluster';
-import type { NetworkPolicyStatsView, NetworkPolicyView } from '../../firmware/core/antctl/views';
+import { startTestNode, type TestNode } from '../support/sim-cluster';
+import { antctlJson, antctlRunner, applyYaml, waitRealized, type Antctl } from '../support/node-client';
+import { connectProbe } from '../support/pod-probes';
+import { nginxWebAcnp } from '../support/policies';
+import type { NetworkPolicyStatsView } from '../../firmware/core/antctl/views';
 import { LocalApiClient } from '../../firmware/http/local-api';
 import { SEED_NGINX_PODS, SEED_PODS } from '../../scripts/lib/seed';
 
@@ -16,36 +16,10 @@ const NGINX = `default/${SEED_NGINX_PODS[0] ?? ''}`;
 const CONNECTIONS = 3;
 
 // Busybox may not open nginx's port 80; cassandra may.
-const STATS_ACNP = `apiVersion: crd.antrea.io/v1beta1
-kind: ClusterNetworkPolicy
-metadata:
-  name: stats-web
-spec:
-  priority: 5
-  appliedTo:
-  - podSelector:
-      matchLabels:
-        app: nginx
-  ingress:
-  - name: drop-busybox
-    action: Drop
-    from:
-    - podSelector:
-        matchLabels:
-          run: ch-busybox
-    ports:
-    - protocol: TCP
-      port: 80
-  - name: allow-cassandra
-    action: Allow
-    from:
-    - podSelector:
-        matchLabels:
-          app: cassandra
-    ports:
-    - protocol: TCP
-      port: 80
-`;
+const STATS_ACNP = nginxWebAcnp('stats-web', 5, [
+  { action: 'Drop', name: 'drop-busybox', from: { run: 'ch-busybox' } },
+  { action: 'Allow', name: 'allow-cassandra', from: { app: 'cassandra' } },
+]);
 
 // Another policy with flows on this node, whose flows must never show up under stats-web.
 const OTHER_ACNP = `apiVersion: crd.antrea.io/v1beta1
@@ -67,88 +41,20 @@ spec:
           run: ch-busybox
 `;
 
-/** Connects once; prints connected | refused | timeout | <error code>. */
-const CONNECT_JS = `
-const net = require('node:net');
-const [host, port, timeoutMs] = process.argv.slice(2);
-const socket = net.connect({ host, port: Number(port) });
-const done = (what) => { process.stdout.write(what); socket.destroy(); process.exit(0); };
-socket.setTimeout(Number(timeoutMs), () => done('timeout'));
-socket.on('connect', () => done('connected'));
-socket.on('error', (e) => done(e.code === 'ECONNREFUSED' ? 'refused' : String(e.code)));
-`;
-
-interface Run {
-  code: number;
-  stdout: string;
-  stderr: string;
-}
-
 describe('policy statistics and flows of one policy on a real node', function () {
   this.timeout(240_000);
   let t: TestNode;
-  let connectScript: string;
 
-  const antctl = (args: string[]): Promise<Run> => {
-    const [cmd, ...prefix] = t.node.antctlCommand();
-    return new Promise((resolve, reject) => {
-      const child = spawn(cmd ?? 'node', [...prefix, '--socket', t.node.antctlSocket, ...args]);
-      let stdout = '';
-      let stderr = '';
-      child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
-      child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
-      child.on('error', reject);
-      child.on('close', (code) => resolve({ code: code ?? -1, stdout, stderr }));
-      child.stdin.end();
-    });
-  };
+  let antctl: Antctl;
 
-  const apply = async (name: string, yaml: string): Promise<void> => {
-    const file = path.join(t.home, `${name}.yaml`);
-    fs.writeFileSync(file, yaml);
-    const applied = await antctl(['apply', '-f', file]);
-    assert.equal(applied.code, 0, applied.stderr);
+  const apply = (name: string, yaml: string): Promise<void> => applyYaml(antctl, t.home, name, yaml);
+  const realizedAtLeast = async (names: string[]): Promise<void> => {
+    await waitRealized(antctl, { atLeast: names });
   };
-
-  const waitRealized = async (names: string[]): Promise<void> => {
-    const deadline = Date.now() + 30_000;
-    for (;;) {
-      const listed = await antctl(['get', 'networkpolicy', '-o', 'json']);
-      assert.equal(listed.code, 0, listed.stderr);
-      const views = JSON.parse(listed.stdout) as NetworkPolicyView[];
-      const realized = views.filter((v) => v.realization?.realized === true).map((v) => v.sourceRef.name);
-      if (names.every((name) => realized.includes(name))) return;
-      if (Date.now() > deadline) throw new Error(`not realized: ${JSON.stringify(views)}`);
-      await new Promise((r) => setTimeout(r, 100));
-    }
-  };
-
-  const pod = (ref: string): { netnsName: string; ip: string } => {
-    const found = t.pods.get(ref);
-    if (!found) throw new Error(`no pod ${ref}`);
-    return found;
-  };
-
-  const connect = async (from: string, to: string, port: number, timeoutMs: number): Promise<string> => {
-    const result = await run('ip', [
-      'netns',
-      'exec',
-      pod(from).netnsName,
-      process.execPath,
-      connectScript,
-      pod(to).ip,
-      String(port),
-      String(timeoutMs),
-    ]);
-    assert.equal(result.code, 0, result.stderr);
-    return result.stdout;
-  };
-
-  const stats = async (args: string[]): Promise<NetworkPolicyStatsView[]> => {
-    const result = await antctl(['get', 'networkpolicystats', ...args, '-o', 'json']);
-    assert.equal(result.code, 0, result.stderr);
-    return JSON.parse(result.stdout) as NetworkPolicyStatsView[];
-  };
+  const connect = (from: string, to: string, port: number, timeoutMs: number): Promise<string> =>
+    connectProbe(t, from, to, port, { timeoutMs });
+  const stats = (args: string[]): Promise<NetworkPolicyStatsView[]> =>
+    antctlJson<NetworkPolicyStatsView[]>(antctl, ['get', 'networkpolicystats', ...args, '-o', 'json']);
 
   const ruleTraffic = (view: NetworkPolicyStatsView | undefined, rule: string) => {
     const found = view?.ruleTrafficStats.find((r) => r.name === rule);
@@ -166,12 +72,11 @@ describe('policy statistics and flows of one policy on a real node', function ()
 
   before(async () => {
     t = await startTestNode('pst');
-    connectScript = path.join(t.home, 'connect.js');
-    fs.writeFileSync(connectScript, CONNECT_JS);
+    antctl = antctlRunner(t.node);
     for (const spec of SEED_PODS) await t.pods.add(spec);
     await apply('stats-web', STATS_ACNP);
     await apply('stats-other', OTHER_ACNP);
-    await waitRealized(['stats-web', 'stats-other']);
+    await realizedAtLeast(['stats-web', 'stats-other']);
   });
 
   after(async () => {
@@ -319,7 +224,7 @@ spec:
     - podSelector: {}
 `,
     );
-    await waitRealized(['stats-nowhere']);
+    await realizedAtLeast(['stats-nowhere']);
     const flows = await antctl(['get', 'ovsflows', '-N', 'stats-nowhere']);
     assert.equal(flows.code, 1);
     assert.match(flows.stderr, /has no flows on this node/);

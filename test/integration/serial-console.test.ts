@@ -10,7 +10,8 @@ import * as path from 'node:path';
 import { SerialPort } from 'serialport';
 import { PtyPair } from '../../scripts/lib/dev-node';
 import { NGINX_ALLOW_EXAMPLE, SEED_NGINX_PODS, SEED_PODS } from '../../scripts/lib/seed';
-import { run, startTestNode, type TestNode } from '../support/sim-cluster';
+import { startTestNode, type TestNode } from '../support/sim-cluster';
+import { findPod, wget } from '../support/pod-probes';
 
 const PASSWORD = 'edge-console-1';
 const PROMPT = /admin@\S+> $/;
@@ -99,35 +100,11 @@ describe('serial console over a real pty pair', function () {
     fs.rmSync(cableDir, { recursive: true, force: true });
   });
 
-  const pod = (ref: string): { netnsName: string; ip: string } => {
-    const found = t.pods.get(ref);
-    if (!found) throw new Error(`no pod ${ref}`);
-    return found;
-  };
-
-  /** busybox wget (2 s) from one pod to another's HTTP server: true when the page came back. */
-  const wget = async (from: string, to: string): Promise<boolean> => {
-    const result = await run('ip', [
-      'netns',
-      'exec',
-      pod(from).netnsName,
-      'timeout',
-      '2',
-      'busybox',
-      'wget',
-      '-q',
-      '-O',
-      '-',
-      `http://${pod(to).ip}/`,
-    ]);
-    return result.code === 0;
-  };
-
   const busybox = 'default/ch-busybox';
   const nginx = (index: number): string => `default/${SEED_NGINX_PODS[index] ?? ''}`;
 
   it('logs in with CR line ends, sets the first-boot password, lists pods, applies a pasted policy that real traffic obeys', async () => {
-    assert.ok(await wget(busybox, nginx(0)), 'before the policy busybox reaches nginx');
+    assert.ok(await wget(t, busybox, nginx(0)), 'before the policy busybox reaches nginx');
 
     await terminal.open();
     // The banner was written when the firmware opened its end; a CR asks for a fresh login prompt.
@@ -144,7 +121,7 @@ describe('serial console over a real pty pair', function () {
     const listing = await terminal.command('get podinterface');
     assert.match(listing, /NAMESPACE +NAME +INTERFACE-NAME +IP +MAC +PORT-UUID +OF-PORT +CONTAINER-ID/);
     for (const spec of SEED_PODS) assert.ok(listing.includes(spec.name), spec.name);
-    assert.ok(listing.includes(pod(busybox).ip));
+    assert.ok(listing.includes(findPod(t, busybox).ip));
 
     await terminal.send('apply -f -\r');
     await terminal.expect(/Paste the manifest;[^]*Ctrl-C cancels\.\r\n/);
@@ -161,9 +138,9 @@ describe('serial console over a real pty pair', function () {
       if (Date.now() > deadline) throw new Error(`nginx-allow not realized: ${listed}`);
       await new Promise((resolve) => setTimeout(resolve, 200));
     }
-    assert.equal(await wget(busybox, nginx(0)), false, 'busybox → nginx is blocked');
-    assert.equal(await wget(busybox, nginx(1)), false, 'busybox → the other nginx is blocked');
-    assert.ok(await wget(nginx(1), nginx(0)), 'nginx → nginx is still allowed');
+    assert.equal(await wget(t, busybox, nginx(0)), false, 'busybox → nginx is blocked');
+    assert.equal(await wget(t, busybox, nginx(1)), false, 'busybox → the other nginx is blocked');
+    assert.ok(await wget(t, nginx(1), nginx(0)), 'nginx → nginx is still allowed');
 
     const evaluation = await terminal.command(
       `query networkpolicyevaluation -S ${busybox} -D ${nginx(0)} --port 80`,
@@ -202,7 +179,7 @@ describe('serial console over a real pty pair', function () {
       'the tail is re-printed and the cursor moved back over it',
     );
     assert.match(info, /POD +NODE +STATUS[^]*Healthy/);
-    assert.equal(await wget(busybox, nginx(0)), false, 'the policy is still enforced');
+    assert.equal(await wget(t, busybox, nginx(0)), false, 'the policy is still enforced');
 
     const log = fs.readFileSync(t.node.logFile, 'utf8');
     assert.match(log, /console device closed; reopening it when it is back/);

@@ -2,169 +2,53 @@
 // verdict is checked against real traffic between the same pods, policy flow counters must not move during
 // injected traces, and no Traceflow flow may remain after a trace. Plus a live trace of a real connection.
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
 import * as fs from 'node:fs';
-import * as path from 'node:path';
-import { flowPackets, run, startTestNode, type TestNode } from '../support/sim-cluster';
+import { flowPackets, startTestNode, type TestNode } from '../support/sim-cluster';
+import {
+  antctlJson,
+  antctlRunner,
+  applyYaml,
+  policyFlows,
+  waitRealized,
+  type Antctl,
+} from '../support/node-client';
+import { connectProbe, findPod } from '../support/pod-probes';
+import { nginxWebAcnp } from '../support/policies';
+import type { SimPod } from '../../scripts/lib/sim-pods';
 import type { TraceflowResult } from '../../firmware/core/traceflow/types';
-import type { NetworkPolicyView } from '../../firmware/core/antctl/views';
 import { NGINX_ALLOW_EXAMPLE, SEED_NGINX_PODS, SEED_PODS } from '../../scripts/lib/seed';
 
 const BUSYBOX = 'default/ch-busybox';
 const CASSANDRA = 'cassandra/cassandra-1';
 const nginx = (i: number): string => `default/${SEED_NGINX_PODS[i] ?? ''}`;
 
-const DENY_CASSANDRA_YAML = `apiVersion: crd.antrea.io/v1beta1
-kind: ClusterNetworkPolicy
-metadata:
-  name: deny-cassandra-web
-spec:
-  priority: 3
-  appliedTo:
-  - podSelector:
-      matchLabels:
-        app: nginx
-  ingress:
-  - action: Drop
-    name: no-cassandra
-    from:
-    - namespaceSelector: {}
-      podSelector:
-        matchLabels:
-          app: cassandra
-    ports:
-    - protocol: TCP
-      port: 80
-`;
+const DENY_CASSANDRA_YAML = nginxWebAcnp('deny-cassandra-web', 3, [
+  { action: 'Drop', name: 'no-cassandra', from: { app: 'cassandra' }, anyNamespace: true },
+]);
 
-const REJECT_YAML = `apiVersion: crd.antrea.io/v1beta1
-kind: ClusterNetworkPolicy
-metadata:
-  name: reject-busybox-web
-spec:
-  priority: 5
-  appliedTo:
-  - podSelector:
-      matchLabels:
-        app: nginx
-  ingress:
-  - action: Reject
-    name: refuse-busybox
-    from:
-    - podSelector:
-        matchLabels:
-          run: ch-busybox
-    ports:
-    - protocol: TCP
-      port: 80
-`;
-
-/** Connects once; prints connected | refused | timeout | <error code>. */
-const CONNECT_JS = `
-const net = require('node:net');
-const [host, port, timeoutMs] = process.argv.slice(2);
-const socket = net.connect({ host, port: Number(port) });
-const done = (what) => { process.stdout.write(what); socket.destroy(); process.exit(0); };
-socket.setTimeout(Number(timeoutMs), () => done('timeout'));
-socket.on('connect', () => done('connected'));
-socket.on('error', (e) => done(e.code === 'ECONNREFUSED' ? 'refused' : String(e.code)));
-`;
-
-const POLICY_COOKIES = 'cookie=0x0600000000000000/0xff00000000000000';
-
-interface Run {
-  code: number;
-  stdout: string;
-  stderr: string;
-}
+const REJECT_YAML = nginxWebAcnp('reject-busybox-web', 5, [
+  { action: 'Reject', name: 'refuse-busybox', from: { run: 'ch-busybox' } },
+]);
 
 describe('traceflow on a real node', function () {
   this.timeout(240_000);
   let t: TestNode;
-  let connectScript: string;
 
-  const antctl = (args: string[]): Promise<Run> => {
-    const [cmd, ...prefix] = t.node.antctlCommand();
-    return new Promise((resolve, reject) => {
-      const child = spawn(cmd ?? 'node', [...prefix, '--socket', t.node.antctlSocket, ...args]);
-      let stdout = '';
-      let stderr = '';
-      child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
-      child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
-      child.on('error', reject);
-      child.on('close', (code) => resolve({ code: code ?? -1, stdout, stderr }));
-      child.stdin.end();
-    });
-  };
+  let antctl: Antctl;
 
-  const traceflow = async (args: string[]): Promise<TraceflowResult> => {
-    const result = await antctl(['traceflow', ...args, '-o', 'json']);
-    assert.equal(result.code, 0, result.stderr);
-    return JSON.parse(result.stdout) as TraceflowResult;
+  const traceflow = (args: string[]): Promise<TraceflowResult> =>
+    antctlJson<TraceflowResult>(antctl, ['traceflow', ...args, '-o', 'json']);
+  const apply = (name: string, yaml: string): Promise<void> => applyYaml(antctl, t.home, name, yaml);
+  const realizedExactly = async (names: string[]): Promise<void> => {
+    await waitRealized(antctl, { exactly: names });
   };
-
-  const apply = async (name: string, yaml: string): Promise<void> => {
-    const file = path.join(t.home, `${name}.yaml`);
-    fs.writeFileSync(file, yaml);
-    const applied = await antctl(['apply', '-f', file]);
-    assert.equal(applied.code, 0, applied.stderr);
-  };
-
-  const waitRealized = async (names: string[]): Promise<void> => {
-    const deadline = Date.now() + 30_000;
-    for (;;) {
-      const listed = await antctl(['get', 'networkpolicy', '-o', 'json']);
-      assert.equal(listed.code, 0, listed.stderr);
-      const views = JSON.parse(listed.stdout) as NetworkPolicyView[];
-      const listedNames = views.map((p) => p.sourceRef.name).sort();
-      if (
-        JSON.stringify(listedNames) === JSON.stringify([...names].sort()) &&
-        views.every((p) => p.realization?.realized === true)
-      ) {
-        return;
-      }
-      if (Date.now() > deadline) throw new Error(`policies not realized: ${listedNames.join(',')}`);
-      await new Promise((r) => setTimeout(r, 100));
-    }
-  };
-
-  const pod = (ref: string): { netnsName: string; ip: string } => {
-    const found = t.pods.get(ref);
-    if (!found) throw new Error(`no pod ${ref}`);
-    return found;
-  };
-
-  const connect = async (from: string, to: string, port: number): Promise<string> => {
-    const result = await run('ip', [
-      'netns',
-      'exec',
-      pod(from).netnsName,
-      process.execPath,
-      connectScript,
-      pod(to).ip,
-      String(port),
-      '2000',
-    ]);
-    assert.equal(result.code, 0, result.stderr);
-    return result.stdout;
-  };
+  const pod = (ref: string): SimPod => findPod(t, ref);
+  const connect = (from: string, to: string, port: number): Promise<string> =>
+    connectProbe(t, from, to, port);
 
   /** Policy flows with their packet counters, for "the trace did not count" checks. */
-  const policyCounters = async (): Promise<Map<string, number>> => {
-    await t.node.ovs.appctl(['revalidator/wait']);
-    const dump = await t.node.ovs.ofctl(['dump-flows', 'br-int', POLICY_COOKIES]);
-    const counters = new Map<string, number>();
-    for (const line of dump.split('\n')) {
-      if (!line.includes('actions=')) continue;
-      const key = line
-        .trim()
-        .split(/,\s*|\s+/)
-        .filter((part) => !/^(duration|n_packets|n_bytes|idle_age|hard_age|idle_time)=/.test(part))
-        .join(',');
-      counters.set(key, Number(/n_packets=(\d+)/.exec(line)?.[1] ?? -1));
-    }
-    return counters;
-  };
+  const policyCounters = async (): Promise<Map<string, number>> =>
+    new Map((await policyFlows(t.node)).map((flow) => [flow.text, flow.packets]));
 
   /** Flows a trace installs match the mark register or carry a Traceflow cookie (Pipeline, object 0x7f0000xx). */
   const traceflowFlowsLeft = async (): Promise<string[]> => {
@@ -177,8 +61,7 @@ describe('traceflow on a real node', function () {
 
   before(async () => {
     t = await startTestNode('tf');
-    connectScript = path.join(t.home, 'connect.js');
-    fs.writeFileSync(connectScript, CONNECT_JS);
+    antctl = antctlRunner(t.node);
     for (const spec of SEED_PODS) await t.pods.add(spec);
   });
 
@@ -223,7 +106,7 @@ describe('traceflow on a real node', function () {
 
   it('K8s isolation: Dropped in IngressDefaultRule with the isolating policy; allowed peers Delivered with their rule', async () => {
     await apply('nginx-allow', fs.readFileSync(NGINX_ALLOW_EXAMPLE, 'utf8'));
-    await waitRealized(['nginx-allow']);
+    await realizedExactly(['nginx-allow']);
     // Real traffic first, so counters have something to keep.
     assert.equal(await connect(BUSYBOX, nginx(0), 80), 'timeout');
     assert.equal(await connect(nginx(1), nginx(0), 80), 'connected');
@@ -258,7 +141,7 @@ describe('traceflow on a real node', function () {
 
   it('an Antrea Drop rule: Dropped with the policy and rule name, as real traffic is', async () => {
     await apply('deny-cassandra', DENY_CASSANDRA_YAML);
-    await waitRealized(['nginx-allow', 'deny-cassandra-web']);
+    await realizedExactly(['nginx-allow', 'deny-cassandra-web']);
     const before = await policyCounters();
     const result = await traceflow(['-S', CASSANDRA, '-D', nginx(2), '--port', '80']);
     assert.equal(result.verdict, 'Dropped');
@@ -274,7 +157,7 @@ describe('traceflow on a real node', function () {
 
   it('an Antrea Reject rule: Rejected with the rule; the real client is refused', async () => {
     await apply('reject', REJECT_YAML);
-    await waitRealized(['nginx-allow', 'deny-cassandra-web', 'reject-busybox-web']);
+    await realizedExactly(['nginx-allow', 'deny-cassandra-web', 'reject-busybox-web']);
     const before = await policyCounters();
     const table = await antctl(['traceflow', '-S', BUSYBOX, '-D', nginx(0), '--port', '80']);
     assert.equal(table.code, 0, table.stderr);

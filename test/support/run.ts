@@ -9,20 +9,44 @@ export interface RunResult {
 
 export interface RunOptions {
   env?: NodeJS.ProcessEnv;
+  cwd?: string;
+  /** 0: no time limit. */
   timeoutMs?: number;
+  /** Written to the command's stdin, which is then closed; without it stdin is left open and empty. */
+  input?: string;
+  /** Called with all of stderr so far on every chunk, and a way to SIGTERM the command. */
+  onStderr?: (stderrSoFar: string, kill: () => void) => void;
 }
 
 export function run(cmd: string, args: string[], options: RunOptions = {}): Promise<RunResult> {
   return new Promise((resolve) => {
-    execFile(
+    const child = execFile(
       cmd,
       args,
-      { env: options.env, timeout: options.timeoutMs ?? 60_000, maxBuffer: 256 * 1024 * 1024 },
+      {
+        env: options.env,
+        cwd: options.cwd,
+        timeout: options.timeoutMs ?? 60_000,
+        maxBuffer: 256 * 1024 * 1024,
+      },
       (error, stdout, stderr) => {
         const code = error ? (typeof error.code === 'number' ? error.code : 1) : 0;
         resolve({ code, stdout, stderr });
       },
     );
+    const onStderr = options.onStderr;
+    if (onStderr) {
+      let stderrSoFar = '';
+      child.stderr?.on('data', (chunk: string | Buffer) => {
+        stderrSoFar += chunk.toString();
+        onStderr(stderrSoFar, () => child.kill('SIGTERM'));
+      });
+    }
+    if (options.input !== undefined) {
+      // A command that exits without reading stdin closes the pipe under us: that is not a failure.
+      child.stdin?.on('error', () => undefined);
+      child.stdin?.end(options.input);
+    }
   });
 }
 

@@ -1,5 +1,6 @@
 import assert from 'node:assert/strict';
 import { parse as parseYaml } from 'yaml';
+import { antreaAgentInfo } from '../../firmware/core/antctl/agentinfo';
 import { ApiError } from '../../firmware/core/antctl/api-error';
 import {
   agentInfoTable,
@@ -384,7 +385,7 @@ describe('antctl help', () => {
     assert.ok(help.includes('\nUsage:\n  antctl [command]\n'), help);
     assert.match(
       help,
-      /\nAvailable Commands:\n {2}apply {11}Apply network policies from a file or standard input\n {2}delete {10}Delete a network policy object\n {2}get {13}Get the status or resource of a topic\n {2}help {12}Help about any command\n {2}log-level {7}Show or set the log level of the firmware\n {2}query {11}Execute a user-provided query\n {2}supportbundle {3}Generate a support bundle\n {2}traceflow {7}Start a Traceflow\n {2}version {9}Print version information\n\n/,
+      /\nAvailable Commands:\n {2}apply {11}Apply network policies from a file or standard input\n {2}delete {10}Delete a network policy object\n {2}describe {8}Show details of a resource\n {2}get {13}Get the status or resource of a topic\n {2}help {12}Help about any command\n {2}log-level {7}Show or set the log level of the firmware\n {2}query {11}Execute a user-provided query\n {2}supportbundle {3}Generate a support bundle\n {2}traceflow {7}Start a Traceflow\n {2}version {9}Print version information\n\n/,
     );
     assert.ok(help.endsWith('Use "antctl [command] --help" for more information about a command.\n'), help);
   });
@@ -560,7 +561,7 @@ describe('antctl command runner', () => {
   it('prints agentinfo and the version', async () => {
     const queries = new RecordingQueries();
     const info = await runCommand(runnable(['get', 'ai', '-o', 'yaml']), queries, context);
-    assert.deepEqual(parseYaml(info.stdout), AGENT_INFO);
+    assert.deepEqual(parseYaml(info.stdout), antreaAgentInfo(AGENT_INFO));
     const version = await runCommand(runnable(['version']), queries, context);
     assert.equal(version.stdout, 'antctlVersion: 9.9.9\n');
     const versionTable = await runCommand(runnable(['version', '-o', 'table']), queries, context);

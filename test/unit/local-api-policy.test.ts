@@ -7,6 +7,7 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { ApiError } from '../../firmware/core/antctl/api-error';
 import type {
+  AntreaAgentInfoView,
   AgentQueries,
   ApplyResultView,
   DeleteResultView,
@@ -486,20 +487,11 @@ describe('antctl policy commands through the local API (one process, real policy
     assert.deepEqual([missing.code, missing.stderr], [1, 'Error: addressgroup "nope" not found\n']);
     const info = await antctl(['get', 'agentinfo', '-o', 'json']);
     assert.equal(info.code, 0, info.stderr);
-    assert.deepEqual(
-      ((v: { networkPolicies: number; addressGroups: number; appliedToGroups: number }) => [
-        v.networkPolicies,
-        v.addressGroups,
-        v.appliedToGroups,
-      ])(
-        JSON.parse(info.stdout) as {
-          networkPolicies: number;
-          addressGroups: number;
-          appliedToGroups: number;
-        },
-      ),
-      [1, 1, 1],
-    );
+    assert.deepEqual((JSON.parse(info.stdout) as AntreaAgentInfoView).networkPolicyControllerInfo, {
+      networkPolicyNum: 1,
+      addressGroupNum: 1,
+      appliedToGroupNum: 1,
+    });
   });
 
   it('query networkpolicyevaluation prints the deciding rule per direction', async () => {

@@ -13,6 +13,7 @@ import {
   type OutputKind,
   type TableData,
 } from '../output/format';
+import { antreaAgentInfo, describeAgentInfo } from './agentinfo';
 import { ApiError } from './api-error';
 import type {
   AddressGroupView,
@@ -72,6 +73,7 @@ export type CommandId =
   | 'get ovsflows'
   | 'get agentinfo'
   | 'get controllerinfo'
+  | 'describe agentinfo'
   | 'get networkpolicy'
   | 'get networkpolicystats'
   | 'get addressgroup'
@@ -189,6 +191,11 @@ export const ANTCTL_COMMANDS: CommandTable = {
       short: 'Execute a user-provided query',
       long: 'Execute a user-provided query',
     },
+    {
+      use: 'describe',
+      short: 'Show details of a resource',
+      long: 'Show the details of a resource as a tree of fields, as kubectl describe prints them',
+    },
   ],
   commands: [
     {
@@ -202,9 +209,26 @@ export const ANTCTL_COMMANDS: CommandTable = {
       examples: [
         { description: "Print the agent's basic information", command: 'antctl get agentinfo' },
         {
-          description: 'Print it with the OVS version and flow counts per table',
+          description:
+            'Print it as an AntreaAgentInfo object, with the OVS version and flow counts per table',
           command: 'antctl get ai -o yaml',
         },
+      ],
+    },
+    {
+      id: 'describe agentinfo',
+      group: 'describe',
+      use: 'agentinfo',
+      aliases: ['agentinfos', 'ai'],
+      short: "Show the details of the agent's basic information",
+      long: "Show the agent's basic information as kubectl describe antreaagentinfos prints it on an Antrea cluster: version, Node and Pod, Node subnets, the OVS version and bridge with the number of flows in every pipeline table (number and name, in pipeline order), NetworkPolicy counts, local Pods and the agent's conditions (AgentHealthy, OVSDBConnectionUp, OpenflowConnectionUp) with their heartbeat time.",
+      flags: [],
+      examples: [
+        {
+          description: "Show the details of the agent's basic information",
+          command: 'antctl describe agentinfo',
+        },
+        { description: 'The same, with the short name', command: 'antctl describe ai' },
       ],
     },
     {
@@ -650,6 +674,8 @@ export type RunnableCommand =
     }
   | { kind: 'get agentinfo'; output: OutputKind }
   | { kind: 'get controllerinfo'; output: OutputKind }
+  /** Text only, as kubectl describe (`get agentinfo -o yaml` is the object): it has no `output`. */
+  | { kind: 'describe agentinfo'; output?: never }
   | {
       kind: 'get networkpolicy';
       name?: string;
@@ -957,6 +983,8 @@ export function parseArgs(argv: string[]): ParsedCommand | ParseError {
     case 'get controllerinfo':
     case 'version':
       return { kind: command.id, output, globals };
+    case 'describe agentinfo':
+      return { kind: command.id, globals };
   }
 }
 
@@ -1568,8 +1596,15 @@ export async function runCommand(
     }
     case 'get agentinfo': {
       const info = await queries.agentInfo();
-      return { stdout: formatOutput(command.output, info, () => agentInfoTable(info)), stderr: '' };
+      // table: antctl's columns of the local API's view; json/yaml: the AntreaAgentInfo object.
+      const stdout =
+        command.output === 'table'
+          ? formatOutput('table', info, () => agentInfoTable(info))
+          : formatOutput(command.output, antreaAgentInfo(info), noTable);
+      return { stdout, stderr: '' };
     }
+    case 'describe agentinfo':
+      return { stdout: describeAgentInfo(antreaAgentInfo(await queries.agentInfo())), stderr: '' };
     case 'get controllerinfo': {
       if (queries.controllerInfo === undefined) throw new ApiError('Unavailable', NO_CONTROLLER);
       const info = await queries.controllerInfo();

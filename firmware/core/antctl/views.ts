@@ -38,6 +38,15 @@ export interface AgentInfoView {
   flowsPerTable: Record<string, number>;
   /** AntreaAgentInfo's OpenflowConnectionUp: the agent's own OpenFlow connection (packet-ins) is up. */
   openflowConnectionUp?: boolean;
+  /**
+   * AntreaAgentInfo's OVSDBConnectionUp: OVSDB answered the OVS version query (Antrea's test too). This and the
+   * fields below are always sent by the agent; optional so that answers of older firmware still parse.
+   */
+  ovsdbConnectionUp?: boolean;
+  /** The firmware's version. */
+  version?: string;
+  /** When the agent answered, RFC 3339 in seconds: the heartbeat of AntreaAgentInfo's conditions. */
+  heartbeatTime?: string;
 }
 
 export interface PodInterfaceFilter {
@@ -81,13 +90,40 @@ export interface ObjectReferenceView {
 
 export type ConditionStatus = 'True' | 'False' | 'Unknown';
 
-export interface ControllerConditionView {
-  type: 'ControllerHealthy';
+/** A condition of AntreaControllerInfo or AntreaAgentInfo; both have this shape. */
+export interface ConditionView<Type extends string> {
+  type: Type;
   status: ConditionStatus;
   /** RFC 3339, seconds precision (metav1.Time). */
   lastHeartbeatTime: string;
   reason?: string;
   message?: string;
+}
+
+export type ControllerConditionView = ConditionView<'ControllerHealthy'>;
+
+/**
+ * Antrea's agent condition types, but ControllerConnectionUp: the controller runs in the agent's process
+ * (standalone mode), there is no connection to report.
+ */
+export type AgentConditionType = 'AgentHealthy' | 'OVSDBConnectionUp' | 'OpenflowConnectionUp';
+
+export type AgentConditionView = ConditionView<AgentConditionType>;
+
+/** metav1.Time's text: RFC 3339 in UTC, whole seconds. */
+export function kubernetesTime(milliseconds: number): string {
+  return new Date(milliseconds).toISOString().replace(/\.\d{3}Z$/, 'Z');
+}
+
+/**
+ * The Pod and Node the agent and the controller run in: both run in the firmware's one process, so they are the
+ * same for AntreaAgentInfo and AntreaControllerInfo.
+ */
+export function firmwareRefs(
+  podName: string,
+  nodeName: string,
+): { podRef: ObjectReferenceView; nodeRef: ObjectReferenceView } {
+  return { podRef: { kind: 'Pod', name: podName }, nodeRef: { kind: 'Node', name: nodeName } };
 }
 
 /** Antrea's NetworkPolicyControllerInfo: the controller's totals, every policy and group it computed. */
@@ -113,6 +149,39 @@ export interface ControllerInfoView {
   networkPolicyControllerInfo?: NetworkPolicyControllerInfoView;
   connectedAgentNum: number;
   controllerConditions: ControllerConditionView[];
+}
+
+/** Antrea's OVSInfo. */
+export interface OvsInfoView {
+  /** Absent when OVSDB did not answer, as in Antrea. */
+  version?: string;
+  bridgeName: string;
+  /**
+   * Flow count by table number ("0", "10", ...), as Antrea v0.9's agent keys it (later Antrea versions key by
+   * name); every pipeline table is listed, also those without flows, as Antrea lists every table of its bridge.
+   */
+  flowTable: Record<string, number>;
+}
+
+/**
+ * Shaped as Antrea's AntreaAgentInfo (crd.antrea.io/v1beta1): `antctl get agentinfo -o json|yaml` prints it, as
+ * `kubectl get antreaagentinfo -o yaml` would on an Antrea cluster. Fields that would not be true here are absent
+ * (apiPort, apiCABundle: antctl talks to a local socket; nodePortLocalPortRange, networkInfo).
+ */
+export interface AntreaAgentInfoView {
+  apiVersion: 'crd.antrea.io/v1beta1';
+  kind: 'AntreaAgentInfo';
+  /** The Node's name, as Antrea names the object. */
+  metadata: { name: string };
+  version?: string;
+  podRef: ObjectReferenceView;
+  nodeRef: ObjectReferenceView;
+  nodeSubnets: string[];
+  ovsInfo: OvsInfoView;
+  networkPolicyControllerInfo: NetworkPolicyControllerInfoView;
+  localPodNum: number;
+  /** Absent when the agent sent no heartbeat time (older firmware). */
+  agentConditions?: AgentConditionView[];
 }
 
 /** Where the policy controller runs (standalone mode). Rejects with `ApiError` like AgentQueries. */
