@@ -5,15 +5,13 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { ApiError } from '../core/antctl/api-error';
 import type {
+  AgentApi,
   AddressGroupView,
-  AgentCommands,
   AgentInfoView,
-  AgentQueries,
   AppliedToGroupView,
   ApplyResultView,
   ControllerConditionView,
   ControllerInfoView,
-  ControllerQueries,
   DeleteResultView,
   GroupFilter,
   NamespaceLabelsView,
@@ -25,20 +23,15 @@ import type {
   NetworkPolicyStatsView,
   NetworkPolicyView,
   PolicyRef,
-  PolicyStatsQueries,
   RuleStatsView,
   PodLabelsView,
   OvsFlowFilter,
   PodInterfaceFilter,
   PodInterfaceView,
-  PolicyCommands,
-  PolicyQueries,
-  LogLevelCommands,
   LogLevelView,
   SupportBundleCommands,
   SupportBundleRequest,
   SupportBundleView,
-  TraceflowQueries,
   TraceflowRequest,
   TraceflowResult,
 } from '../core/antctl/views';
@@ -127,18 +120,7 @@ const FULL_COOKIE_MASK = 0xff000000ffffffffn;
 /** Antrea's AntreaControllerInfoResourceName. */
 const CONTROLLER_INFO_NAME = 'antrea-controller';
 
-export class AgentQueryService
-  implements
-    AgentQueries,
-    AgentCommands,
-    PolicyQueries,
-    PolicyCommands,
-    PolicyStatsQueries,
-    ControllerQueries,
-    LogLevelCommands,
-    SupportBundleCommands,
-    TraceflowQueries
-{
+export class AgentQueryService implements AgentApi {
   constructor(private readonly deps: AgentQueryDeps) {}
 
   async traceflow(request: TraceflowRequest): Promise<TraceflowResult> {

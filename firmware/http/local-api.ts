@@ -6,6 +6,7 @@ import * as net from 'node:net';
 import * as path from 'node:path';
 import { ApiError, isApiErrorCode, type ApiErrorCode, type ApiErrorDetails } from '../core/antctl/api-error';
 import type {
+  AgentApi,
   AddressGroupView,
   AgentCommands,
   AgentInfoView,
@@ -665,18 +666,7 @@ const DEFAULT_CLIENT_TIMEOUT_MS = 30_000;
 const SUPPORT_BUNDLE_IDLE_TIMEOUT_MS = 120_000;
 
 /** AgentQueries over the socket: the CLI runs the same commands as the console, just remotely. */
-export class LocalApiClient
-  implements
-    AgentQueries,
-    AgentCommands,
-    PolicyQueries,
-    PolicyCommands,
-    PolicyStatsQueries,
-    ControllerQueries,
-    LogLevelCommands,
-    SupportBundleCommands,
-    TraceflowQueries
-{
+export class LocalApiClient implements AgentApi {
   constructor(private readonly options: LocalApiClientOptions) {}
 
   /** Waits as long as the trace may take (its timeout), plus the agent's own work. */

@@ -398,3 +398,16 @@ export type { TraceflowObservation, TraceflowRequest, TraceflowResult } from '..
 export interface TraceflowQueries {
   traceflow(request: TraceflowRequest): Promise<TraceflowResult>;
 }
+
+/** Everything the agent answers: served in process (console) and over the local API socket (antctl). */
+export interface AgentApi
+  extends
+    AgentQueries,
+    AgentCommands,
+    PolicyQueries,
+    PolicyCommands,
+    PolicyStatsQueries,
+    ControllerQueries,
+    LogLevelCommands,
+    SupportBundleCommands,
+    TraceflowQueries {}
