@@ -113,6 +113,12 @@ export class PolicyEnforcer {
   private realizedSequence = 0;
   private stagedSequence: number | undefined;
   private readonly generations = new Map<string, number>();
+  /**
+   * Groups changed since the policies using them were last given a generation, with the change's sequence.
+   * Resolved lazily (one pass over the policies per batch, see resolveGroupChanges): one API apply of thousands
+   * of objects is thousands of notifications, and a pass over every policy per notification was quadratic.
+   */
+  private readonly changedGroups = new Map<string, number>();
   private readonly realized = new Map<string, number>();
   private live = false;
   private dirty = false;
@@ -195,6 +201,7 @@ export class PolicyEnforcer {
 
   /** Realization of one policy by uid; undefined for a policy the enforcer has not seen. */
   status(uid: string): PolicyRealization | undefined {
+    this.resolveGroupChanges();
     const generation = this.generations.get(uid);
     if (generation === undefined) return undefined;
     const realizedGeneration = this.realized.get(uid) ?? 0;
@@ -223,21 +230,10 @@ export class PolicyEnforcer {
       this.generations.delete(uid);
       this.realized.delete(uid);
     }
-    const groups = new Set<string>([
-      ...changes.addressGroups.upserted.map((g) => g.name),
-      ...changes.addressGroups.deleted,
-      ...changes.appliedToGroups.upserted.map((g) => g.name),
-      ...changes.appliedToGroups.deleted,
-    ]);
-    if (groups.size > 0 && this.unsubscribe !== undefined) {
-      for (const policy of this.options.policies.view().snapshot().networkPolicies.values()) {
-        const uses = [
-          ...policy.appliedToGroups,
-          ...policy.rules.flatMap((r) => [...r.appliedToGroups, ...r.peer.addressGroups]),
-        ];
-        if (uses.some((g) => groups.has(g))) this.generations.set(policy.uid, sequence);
-      }
-    }
+    for (const group of changes.addressGroups.upserted) this.changedGroups.set(group.name, sequence);
+    for (const name of changes.addressGroups.deleted) this.changedGroups.set(name, sequence);
+    for (const group of changes.appliedToGroups.upserted) this.changedGroups.set(group.name, sequence);
+    for (const name of changes.appliedToGroups.deleted) this.changedGroups.set(name, sequence);
     this.schedule();
   }
 
@@ -366,7 +362,32 @@ export class PolicyEnforcer {
     }
   }
 
+  /** Gives every policy that uses a changed group the sequence of that group's latest change as generation. */
+  private resolveGroupChanges(): void {
+    if (this.changedGroups.size === 0) return;
+    const changed = this.changedGroups;
+    if (this.unsubscribe !== undefined) {
+      for (const policy of this.options.policies.view().snapshot().networkPolicies.values()) {
+        let latest = -1;
+        const consider = (name: string): void => {
+          const sequence = changed.get(name);
+          if (sequence !== undefined && sequence > latest) latest = sequence;
+        };
+        policy.appliedToGroups.forEach(consider);
+        for (const rule of policy.rules) {
+          rule.appliedToGroups.forEach(consider);
+          rule.peer.addressGroups.forEach(consider);
+        }
+        if (latest >= 0 && latest > (this.generations.get(policy.uid) ?? -1)) {
+          this.generations.set(policy.uid, latest);
+        }
+      }
+    }
+    changed.clear();
+  }
+
   private markRealized(sequence: number): void {
+    this.resolveGroupChanges();
     this.realizedSequence = Math.max(this.realizedSequence, sequence);
     for (const [uid, generation] of this.generations) {
       if (generation <= sequence) this.realized.set(uid, generation);

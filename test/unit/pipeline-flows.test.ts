@@ -1,5 +1,13 @@
 import assert from 'node:assert/strict';
-import { CookieCategory, cookieCategory, makeCookie, type Flow } from '../../firmware/core/pipeline/flow';
+import {
+  CookieCategory,
+  canonicalMatch,
+  cookieCategory,
+  flowKey,
+  makeCookie,
+  type Flow,
+} from '../../firmware/core/pipeline/flow';
+import { conjunctionFlows } from '../../firmware/core/pipeline/rule-flows';
 import {
   GLOBAL_VIRTUAL_MAC,
   pipelineFlows,
@@ -294,5 +302,30 @@ describe('a whole node', () => {
     ];
     const plan = planFlows(all, []);
     assert.equal(plan.add.length, all.length);
+  });
+
+  it('keys every built flow exactly as canonicalMatch does (the builder keys its own flows without parsing)', () => {
+    const built: Flow[] = [
+      ...pipelineFlows(node),
+      ...podFlows(node, pod),
+      ...remoteNodeFlows(node, remote),
+      ...conjunctionFlows({
+        conjId: 9,
+        table: Tables.IngressRule,
+        priority: 200,
+        direction: 'In',
+        action: 'Allow',
+        appliedTo: [{ ofport: 3, ip: '10.10.0.2' }],
+        peers: ['10.10.0.7', '172.16.0.0/16', '192.168.1.1/32'],
+        services: [
+          { protocol: 'TCP', port: 80 },
+          { protocol: 'UDP', port: 1000, endPort: 1010 },
+        ],
+      }),
+    ];
+    assert.ok(built.length > 40);
+    for (const f of built) {
+      assert.equal(flowKey(f), `${f.table}/${f.priority}/${canonicalMatch(f.match)}`, f.match);
+    }
   });
 });

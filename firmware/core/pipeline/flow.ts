@@ -119,6 +119,9 @@ function canonicalMatchToken(token: string): string {
  */
 const flowKeys = new WeakMap<object, string>();
 
+/** Match text canonicalMatch would change beyond sorting its tokens: upper case, ct_state, /32 prefixes, spaces. */
+const NON_CANONICAL_TOKENS = /[A-Z\s]|ct_state=|\/32(?:,|$)/;
+
 export function flowKey(f: Pick<Flow, 'table' | 'priority' | 'match'>): string {
   const known = flowKeys.get(f);
   if (known !== undefined) return known;
@@ -677,17 +680,23 @@ export class FlowBuilder {
     }
     this.checkPrerequisites();
     this.checkActions();
-    const match = [...this.matches.entries()]
+    const tokens = [...this.matches.entries()]
       .sort(([a], [b]) => (MATCH_RANK.get(a) ?? 0) - (MATCH_RANK.get(b) ?? 0))
-      .map(([field, value]) => (field === 'protocol' ? value : `${field}=${value}`))
-      .join(',');
-    return {
+      .map(([field, value]) => (field === 'protocol' ? value : `${field}=${value}`));
+    const match = tokens.join(',');
+    const built: Flow = {
       table: this.table,
       priority: this.priorityValue,
       match,
       actions: this.actions.length === 0 ? 'drop' : this.actions.join(','),
       cookie: this.cookieValue,
     };
+    // Every flow is keyed at least once (merge, plan); the builder's tokens are usually canonical already, so
+    // sorting them here skips canonicalMatch's parsing. Tokens it would rewrite take the general path.
+    if (!NON_CANONICAL_TOKENS.test(match)) {
+      flowKeys.set(built, `${built.table}/${built.priority}/${tokens.sort().join(',')}`);
+    }
+    return built;
   }
 
   private setMatch(field: string, value: string): this {

@@ -185,6 +185,8 @@ export function compilePolicyFlows(
   const { moved } = state.priorities.sync(requests);
 
   // Pass 2: flows.
+  const ruleOptions = state.packetIn ? { packetIn: state.packetIn } : {};
+  const optionsText = JSON.stringify(ruleOptions);
   const flows = new Map<string, Flow[]>();
   const rules = new Map<string, RuleFlowInfo>();
   const usedConjKeys = new Set<string>();
@@ -192,8 +194,7 @@ export function compilePolicyFlows(
   for (const p of pending) {
     const priority = p.request ? state.priorities.placementOf(p.ruleKey)?.priority : K8S_RULE_PRIORITY;
     if (priority === undefined) throw new Error(`rule ${p.ruleKey} was not placed`);
-    const ruleOptions = state.packetIn ? { packetIn: state.packetIn } : {};
-    const inputs = ruleInputs(p.policy, p.rule, snapshot, p.local, p.table, priority, ruleOptions);
+    const inputs = ruleInputs(p.policy, p.rule, snapshot, p.local, p.table, priority, optionsText);
     let conjunctions = reuseRuleFlows(state, p.ruleKey, inputs, usedConjKeys);
     if (conjunctions === undefined) {
       conjunctions = ruleFlows(
@@ -271,7 +272,7 @@ function ruleInputs(
   local: readonly LocalMember[],
   table: number,
   priority: number,
-  options: object,
+  options: string,
 ): RuleInputs {
   return {
     groups: [
@@ -281,7 +282,7 @@ function ruleInputs(
     local: local.map((m) => `${m.key}@${m.address.ofport}@${m.address.ip}`).join(' '),
     table,
     priority,
-    options: JSON.stringify(options),
+    options,
   };
 }
 
@@ -443,6 +444,18 @@ function policyOrder(policy: InternalNetworkPolicy): string {
 
 /** Stable id of a rule: policy uid, direction, index and a digest of what the rule says. */
 export function ruleKeyOf(policy: InternalNetworkPolicy, rule: InternalRule): string {
+  // The controller replaces a policy's objects when it changes, so a rule object of the same policy object has
+  // the same key; remembered because every computation keys every rule.
+  const known = ruleKeys.get(rule);
+  if (known !== undefined && known.policy === policy) return known.key;
+  const key = computeRuleKey(policy, rule);
+  ruleKeys.set(rule, { policy, key });
+  return key;
+}
+
+const ruleKeys = new WeakMap<InternalRule, { policy: InternalNetworkPolicy; key: string }>();
+
+function computeRuleKey(policy: InternalNetworkPolicy, rule: InternalRule): string {
   const content = JSON.stringify([
     rule.action,
     rule.name,
