@@ -122,6 +122,25 @@ const flowKeys = new WeakMap<object, string>();
 /** Match text canonicalMatch would change beyond sorting its tokens: upper case, ct_state, /32 prefixes, spaces. */
 const NON_CANONICAL_TOKENS = /[A-Z\s]|ct_state=|\/32(?:,|$)/;
 
+/**
+ * A flow with the same match as `template` (a flow the builder made, so its match is printed and checked) in
+ * another table and priority with other actions: for the many flows of one shape (policy clause flows), without
+ * building each one. The new flow is keyed from the template's key.
+ */
+export function flowLike(
+  template: Flow,
+  table: number,
+  priority: number,
+  actions: string,
+  cookie: bigint,
+): Flow {
+  const made: Flow = { table, priority, match: template.match, actions, cookie };
+  const templateKey = flowKey(template);
+  const canonical = templateKey.slice(templateKey.indexOf('/', templateKey.indexOf('/') + 1) + 1);
+  flowKeys.set(made, `${table}/${priority}/${canonical}`);
+  return made;
+}
+
 export function flowKey(f: Pick<Flow, 'table' | 'priority' | 'match'>): string {
   const known = flowKeys.get(f);
   if (known !== undefined) return known;

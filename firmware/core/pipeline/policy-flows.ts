@@ -134,9 +134,11 @@ export function compilePolicyFlows(
   node: PolicyNode,
   state: PolicyFlowState,
 ): PolicyFlowsResult {
-  const policies = [...snapshot.networkPolicies.values()].sort((a, b) =>
-    compareText(policyOrder(a), policyOrder(b)),
-  );
+  // Order keys are built once per policy, not once per comparison.
+  const orders = new Map<InternalNetworkPolicy, string>();
+  for (const policy of snapshot.networkPolicies.values()) orders.set(policy, policyOrder(policy));
+  const orderOf = (policy: InternalNetworkPolicy): string => orders.get(policy) ?? policyOrder(policy);
+  const policies = [...orders.keys()].sort((a, b) => compareText(orderOf(a), orderOf(b)));
 
   // Pass 1: the rules that apply to a local pod, with their keys and placements.
   interface Pending {
@@ -174,7 +176,7 @@ export function compilePolicyFlows(
         tierPriority,
         policyPriority: policy.priority ?? 0,
         ruleIndex: rule.priority,
-        policyOrder: policyOrder(policy),
+        policyOrder: orderOf(policy),
         position,
       };
       pending.push({ policy, rule, ruleKey, table, local, request: { id: ruleKey, table, key } });

@@ -28,7 +28,16 @@ import type {
 } from '../controller/internal-types';
 import { isIpv4 } from '../ipam/ipv4';
 import { ControllerPurpose, controllerUserdataText, decodeControllerUserdata } from './controller-userdata';
-import { CookieCategory, flow, flowKey, makeCookie, type Flow, type FlowBuilder } from './flow';
+import {
+  CookieCategory,
+  flow,
+  flowKey,
+  flowLike,
+  makeCookie,
+  type Flow,
+  type FlowBuilder,
+  type Protocol as MatchProtocol,
+} from './flow';
 import { cidrTextsExcept, portRangeMasks, type PortMask } from './match-sets';
 import { EGRESS_RULE_REG, INGRESS_RULE_REG, TARGET_OFPORT_REG } from './pipeline-flows';
 import { Tables, nextTable } from './tables';
@@ -246,56 +255,83 @@ function buildConjunction(spec: ConjunctionSpec): { flows: Flow[]; counts: [numb
   if (spec.services !== 'any' && spec.services.length === 0) return none;
   const nClauses = spec.services === 'any' ? 2 : 3;
   const cookie = makeCookie(CookieCategory.Policy, spec.conjId);
-  const clause = (): FlowBuilder => flow(spec.table).priority(spec.priority).cookie(cookie);
 
-  const podFlows = spec.appliedTo.map((pod) => {
-    const b = clause().matchProtocol('ip');
-    if (spec.direction === 'In') b.matchReg(TARGET_OFPORT_REG, pod.ofport);
-    else b.matchSrcIp(pod.ip);
-    return b;
-  });
-  const peerFlows =
+  const podTemplates = spec.appliedTo.map((pod) =>
+    spec.direction === 'In'
+      ? clauseTemplate(`reg|${pod.ofport}`, (b) => b.matchReg(TARGET_OFPORT_REG, pod.ofport))
+      : clauseTemplate(`src|${pod.ip}`, (b) => b.matchSrcIp(pod.ip)),
+  );
+  const peerTemplates =
     spec.peers === 'any'
-      ? [clause().matchProtocol('ip')]
-      : spec.peers.map((address) => {
-          const b = clause().matchProtocol('ip');
-          return spec.direction === 'In' ? b.matchSrcIp(address) : b.matchDstIp(address);
-        });
-  const serviceFlows = spec.services === 'any' ? [] : spec.services.flatMap(serviceMatches(clause));
+      ? [clauseTemplate('any', (b) => b)]
+      : spec.peers.map((address) =>
+          spec.direction === 'In'
+            ? clauseTemplate(`src|${address}`, (b) => b.matchSrcIp(address))
+            : clauseTemplate(`dst|${address}`, (b) => b.matchDstIp(address)),
+        );
+  const serviceTemplates = spec.services === 'any' ? [] : spec.services.flatMap(serviceTemplatesOf);
 
-  const [sources, destinations] = spec.direction === 'In' ? [peerFlows, podFlows] : [podFlows, peerFlows];
-  const finish = (builders: FlowBuilder[], clauseId: number): Flow[] =>
-    uniqueFlows(builders.map((b) => b.conjunction(spec.conjId, clauseId, nClauses).done()));
-  const clauses = [finish(sources, 1), finish(destinations, 2), finish(serviceFlows, 3)];
+  const [sources, destinations] =
+    spec.direction === 'In' ? [peerTemplates, podTemplates] : [podTemplates, peerTemplates];
+  const finish = (templates: Flow[], clauseId: number): Flow[] =>
+    uniqueFlows(
+      templates.map((t) =>
+        flowLike(t, spec.table, spec.priority, `conjunction(${spec.conjId},${clauseId}/${nClauses})`, cookie),
+      ),
+    );
+  const clauses = [finish(sources, 1), finish(destinations, 2), finish(serviceTemplates, 3)];
   return {
     flows: [conjunctionActionFlow(spec), ...clauses.flat()],
     counts: [clauses[0]?.length ?? 0, clauses[1]?.length ?? 0, clauses[2]?.length ?? 0],
   };
 }
 
-function serviceMatches(clause: () => FlowBuilder): (service: ResolvedService) => FlowBuilder[] {
-  return (service) => {
-    const protocol = service.protocol.toLowerCase() as 'tcp' | 'udp' | 'sctp';
-    const dst: (PortMask | undefined)[] =
-      service.port === undefined
-        ? [undefined]
-        : portRangeMasks(service.port, service.endPort ?? service.port);
-    const src: (PortMask | undefined)[] =
-      service.srcPort === undefined
-        ? [undefined]
-        : portRangeMasks(service.srcPort, service.srcEndPort ?? service.srcPort);
-    const out: FlowBuilder[] = [];
-    for (const d of dst) {
-      for (const s of src) {
-        const b = clause().matchProtocol(protocol);
-        // A mask of 0 is the whole port space: no port match at all.
-        if (d && d.mask !== 0) b.matchTpDst(d.value, d.mask);
-        if (s && s.mask !== 0) b.matchTpSrc(s.value, s.mask);
-        out.push(b);
-      }
+// Clause flows come in few shapes (a pod's port or address, a peer address, a service) repeated across thousands of
+// rules. Each shape's match is built and checked once by the FlowBuilder; rules copy it (flowLike) with their own
+// table, priority, cookie and conjunction action. A bounded memo of a pure function: cleared when it gets large.
+const clauseTemplates = new Map<string, Flow>();
+const MAX_CLAUSE_TEMPLATES = 100_000;
+
+function clauseTemplate(id: string, match: (b: FlowBuilder) => FlowBuilder): Flow {
+  const known = clauseTemplates.get(id);
+  if (known !== undefined) return known;
+  const made = match(
+    flow(0)
+      .priority(0)
+      .matchProtocol(id.startsWith('svc|') ? serviceProtocolOf(id) : 'ip'),
+  ).done();
+  if (clauseTemplates.size >= MAX_CLAUSE_TEMPLATES) clauseTemplates.clear();
+  clauseTemplates.set(id, made);
+  return made;
+}
+
+function serviceProtocolOf(id: string): MatchProtocol {
+  return id.split('|')[1] as MatchProtocol;
+}
+
+function serviceTemplatesOf(service: ResolvedService): Flow[] {
+  const protocol = service.protocol.toLowerCase() as 'tcp' | 'udp' | 'sctp';
+  const dst: (PortMask | undefined)[] =
+    service.port === undefined ? [undefined] : portRangeMasks(service.port, service.endPort ?? service.port);
+  const src: (PortMask | undefined)[] =
+    service.srcPort === undefined
+      ? [undefined]
+      : portRangeMasks(service.srcPort, service.srcEndPort ?? service.srcPort);
+  const out: Flow[] = [];
+  for (const d of dst) {
+    for (const s of src) {
+      const id = `svc|${protocol}|${d ? `${d.value}/${d.mask}` : ''}|${s ? `${s.value}/${s.mask}` : ''}`;
+      out.push(
+        clauseTemplate(id, (b) => {
+          // A mask of 0 is the whole port space: no port match at all.
+          if (d && d.mask !== 0) b.matchTpDst(d.value, d.mask);
+          if (s && s.mask !== 0) b.matchTpSrc(s.value, s.mask);
+          return b;
+        }),
+      );
     }
-    return out;
-  };
+  }
+  return out;
 }
 
 /** Drops clause flows that repeat a match (a pod in two groups, an ipBlock equal to a pod's address). */
