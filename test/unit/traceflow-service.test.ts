@@ -186,4 +186,47 @@ describe('antctl traceflow command line', () => {
     const both = parseArgs(['traceflow', '-S', 'a', '-D', 'b', '--destination-ip', '10.0.0.1']);
     assert.ok(isParseError(both) && both.code === 'BadFlagValue');
   });
+
+  it("takes the packet in Antrea's -f filter syntax, and refuses filters it cannot honour", () => {
+    const tcp = parseArgs([
+      'traceflow',
+      '-S',
+      'default/a',
+      '-D',
+      'default/b',
+      '-f',
+      'tcp,tcp_dst=80,tcp_src=4000',
+    ]);
+    assert.ok(!isParseError(tcp) && tcp.kind === 'traceflow');
+    assert.deepEqual(tcp.request, {
+      source: 'default/a',
+      destination: 'default/b',
+      protocol: 'TCP',
+      port: 80,
+      sourcePort: 4000,
+    });
+    const icmp = parseArgs([
+      'traceflow',
+      '-S',
+      'default/a',
+      '--destination-ip',
+      '10.0.0.9',
+      '--flow',
+      'icmp',
+    ]);
+    assert.ok(!isParseError(icmp) && icmp.kind === 'traceflow');
+    assert.equal(icmp.request.protocol, 'ICMP');
+    for (const [filter, reason] of [
+      ['sctp,sctp_dst=1', /must start with the protocol/],
+      ['udp,tcp_dst=53', /unsupported field "tcp_dst"/],
+      ['tcp,tcp_dst=http', /needs a port number/],
+      ['icmp,icmp_type=8', /unsupported field/],
+    ] as const) {
+      const parsed = parseArgs(['traceflow', '-S', 'a', '-D', 'b', '-f', filter]);
+      assert.ok(isParseError(parsed) && parsed.code === 'BadFlagValue', filter);
+      assert.match(parsed.message, reason);
+    }
+    const conflict = parseArgs(['traceflow', '-S', 'a', '-D', 'b', '--port', '81', '-f', 'tcp,tcp_dst=80']);
+    assert.ok(isParseError(conflict) && /disagrees with --port 81/.test(conflict.message));
+  });
 });

@@ -613,6 +613,13 @@ export const ANTCTL_COMMANDS: CommandTable = {
           usage: 'TCP, UDP or ICMP (default: TCP with --port, else ICMP)',
         },
         { name: 'port', valueType: 'string', usage: 'Destination port (TCP/UDP; required unless --live)' },
+        {
+          name: 'flow',
+          shorthand: 'f',
+          valueType: 'string',
+          usage:
+            'The packet in Antrea\'s filter syntax instead of --protocol/--port/--source-port: "tcp,tcp_dst=80", "udp,udp_dst=53,udp_src=5353" or "icmp"',
+        },
         { name: 'source-port', valueType: 'string', usage: 'Source port (TCP/UDP; random when absent)' },
         { name: 'live', usage: 'Trace the next real packet of a new connection from the source instead' },
         { name: 'timeout', valueType: 'string', usage: 'Seconds to wait for the packet', defaultValue: '20' },
@@ -622,6 +629,10 @@ export const ANTCTL_COMMANDS: CommandTable = {
         {
           description: 'Trace a TCP SYN from one Pod to port 80 of another',
           command: 'antctl traceflow -S default/client -D default/web --port 80',
+        },
+        {
+          description: "The same with Antrea's flow filter syntax",
+          command: 'antctl traceflow -S default/client -D default/web -f tcp,tcp_dst=80',
         },
         {
           description: 'Trace an ICMP echo to an address, as YAML',
@@ -1021,6 +1032,12 @@ function parseTraceflow(
     request[key] = Number(text);
   }
   if (flags.some((flag) => flag.spec.name === 'live')) request.live = true;
+  const flowText = lastValue(flags, 'flow');
+  if (flowText !== undefined) {
+    const problem = applyTraceflowFilter(flowText, request);
+    if (problem !== undefined)
+      return parseError('BadFlagValue', `invalid -f/--flow "${flowText}": ${problem}`);
+  }
   try {
     normalizeTraceRequest(request);
   } catch (error) {
@@ -1028,6 +1045,43 @@ function parseTraceflow(
     throw error;
   }
   return { kind: 'traceflow', request, output, globals };
+}
+
+/**
+ * Antrea's `-f` filter (`tcp,tcp_dst=80`, `udp,udp_src=5353,udp_dst=53`, `icmp`) into the request; a field the
+ * request already has from another flag must agree with it. Returns the problem, if any.
+ */
+function applyTraceflowFilter(text: string, request: TraceflowRequest): string | undefined {
+  const tokens = text
+    .split(',')
+    .map((t) => t.trim())
+    .filter((t) => t.length > 0);
+  const protocolToken = tokens[0]?.toLowerCase();
+  if (protocolToken !== 'tcp' && protocolToken !== 'udp' && protocolToken !== 'icmp') {
+    return 'must start with the protocol: tcp, udp or icmp';
+  }
+  const protocol = protocolToken.toUpperCase() as 'TCP' | 'UDP' | 'ICMP';
+  if (request.protocol !== undefined && request.protocol !== protocol) {
+    return `protocol ${protocol} disagrees with --protocol ${request.protocol}`;
+  }
+  request.protocol = protocol;
+  for (const token of tokens.slice(1)) {
+    const [field, value, extra] = token.split('=');
+    const key =
+      field === `${protocolToken}_dst` ? 'port' : field === `${protocolToken}_src` ? 'sourcePort' : undefined;
+    if (key === undefined || protocol === 'ICMP') {
+      return `unsupported field "${field ?? token}" (supported: ${protocolToken === 'icmp' ? 'none for icmp' : `${protocolToken}_dst, ${protocolToken}_src`})`;
+    }
+    if (value === undefined || extra !== undefined || !/^\d+$/.test(value)) {
+      return `${field} needs a port number, e.g. ${field}=80`;
+    }
+    const port = Number(value);
+    if (request[key] !== undefined && request[key] !== port) {
+      return `${field}=${port} disagrees with --${key === 'port' ? 'port' : 'source-port'} ${request[key]}`;
+    }
+    request[key] = port;
+  }
+  return undefined;
 }
 
 function parseEvaluation(
