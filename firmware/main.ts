@@ -29,17 +29,28 @@ import { LocalApiServer } from './http/local-api';
 import { FlowReconciler } from './agent/flow-reconciler';
 import { PodLifecycle } from './agent/pod-lifecycle';
 import { Agent, TUNNEL_OFPORT } from './agent/agent';
+import { NodeRoutes } from './agent/node-routes';
+import { peersFromNodes } from './core/pipeline/node-route-flows';
+import { IpRouteTable, OvsUnderlayWarmUp } from './agent/node-routes-host';
 import type { NodeNetwork } from './core/pipeline/pipeline-flows';
 import { TraceflowService, type TraceflowPod } from './agent/traceflow';
 import { OfprotoTracer } from './agent/traceflow-ofproto';
 import { AgentQueryService, RevalidatorWait } from './agent/agent-queries';
 import { BridgeAdapter } from './agent/bridge-adapter';
 import { PolicyService } from './agent/policy-service';
+import { clusterModeStores, createClusterMode, type ClusterMode } from './k8s/cluster-mode';
+import { AgentInfoHeartbeat } from './k8s/agentinfo/agent-info-heartbeat';
+import { resolveOwnPodCidr } from './k8s/own-node';
+import { KubeRestClient } from './k8s/kube-rest';
+import { loadKubeConfig } from './k8s/kubeconfig';
+import { K8sObjectRepository } from './store/k8s-object-repository';
+import { KubeAgentInfoApi } from './k8s/agentinfo/agent-info-api';
 import { enforcementResyncHook, PolicyEnforcer, type ConjunctionIdStore } from './agent/policy-enforcer';
 import { RejectResponder } from './agent/reject-responder';
 import { AuditLogger, RotatingLogFile, npLogPath } from './agent/audit-log';
 import { AuditLogRepository } from './store/audit-repository';
 import { OpenFlowChannel } from './ovs/openflow-channel';
+import { OpenFlowFlowWriter } from './ovs/openflow-flow-writer';
 import { OvsMeters } from './ovs/meters';
 import { packetInMeter } from './core/pipeline/controller-userdata';
 import type { LocalPodPorts } from './core/pipeline/rule-flows';
@@ -66,11 +77,18 @@ import {
 import { Readiness } from './observability/readiness';
 import { FirmwareMetrics } from './observability/firmware-metrics';
 import { firmwareLogSource, SupportBundle } from './observability/support-bundle';
+import { NodeRedHost } from './nodered/host/node-red-host';
+import { createPaletteServices } from './nodered/palette/firmware-services';
+import { SettingsRepository } from './store/settings-repository';
+import { SdNotify, SystemdNotifyCommand } from './system/sd-notify';
 
 /** This agent's OpenFlow connection id: Reject flows send packet-ins to it alone. */
 export const AGENT_CONTROLLER_ID = 0xae01;
 
 export const FIRMWARE_VERSION = '0.1.0';
+
+/** How long start-up waits for this Node's object (its Pod subnet) before using the stored copy. */
+const OWN_NODE_TIMEOUT_MS = 5000;
 
 interface Stoppable {
   stop(): Promise<void> | void;
@@ -96,6 +114,7 @@ export class Firmware {
   /** The management server's routes; mount more handlers before start() returns. */
   readonly httpRouter = new HttpRouter();
   private managementServer: ManagementServer | undefined;
+  private nodeRed: NodeRedHost | undefined;
 
   constructor(
     private readonly config: FirmwareConfig,
@@ -109,7 +128,8 @@ export class Firmware {
   }
 
   async start(): Promise<void> {
-    const { config, logger } = this;
+    const { logger } = this;
+    let config = this.config;
     fs.mkdirSync(config.runDir, { recursive: true });
     // First, so /healthz answers and /readyz explains what is missing during a long start-up.
     await this.startManagementServer();
@@ -119,6 +139,21 @@ export class Firmware {
         db.close();
       },
     });
+    if (config.mode === 'cluster') {
+      // The Pod subnet Kubernetes assigned to this Node, before the gateway and IPAM use one.
+      const { podCidr } = await resolveOwnPodCidr({
+        nodeName: config.nodeName,
+        configured: config.podCidr,
+        api: new KubeRestClient(
+          loadKubeConfig(config.kubeconfig === undefined ? {} : { explicitPath: config.kubeconfig })
+            .kubeConfig,
+          OWN_NODE_TIMEOUT_MS,
+        ),
+        store: new K8sObjectRepository(db),
+        logger: logger.child({ component: 'k8s' }),
+      });
+      config = { ...config, podCidr };
+    }
 
     const ovsdb = new OvsdbClient({
       socketPath: config.ovsdbSocket,
@@ -135,19 +170,51 @@ export class Firmware {
       env: { ...process.env, OVS_RUNDIR: config.ovsRunDir },
       logger: logger.child({ component: 'flow-writer' }),
     });
-    const flows = new FlowReconciler(flowWriter, logger.child({ component: 'flows' }));
+    // Flow changes go as ONF bundles over an OpenFlow 1.3 connection of our own (issue #4: no ovs-ofctl process
+    // per change); ovs-ofctl remains the fallback (not connected, a flow the encoder does not know) and does dumps.
+    const flowChannel = new OpenFlowChannel({
+      socketPath: path.join(config.ovsRunDir, `${config.bridgeName}.mgmt`),
+      version: 'OpenFlow13',
+      logger: logger.child({ component: 'openflow-flows' }),
+    });
+    flowChannel.start();
+    this.stoppers.push(flowChannel);
+    const bundleWriter = new OpenFlowFlowWriter({ channel: flowChannel, fallback: flowWriter, logger });
+    const flows = new FlowReconciler(bundleWriter, logger.child({ component: 'flows' }));
     const podRepo = new PodRepository(db);
     // Standalone mode: policies, namespaces and pods come from the store; CNI events and the local API keep the
     // controller current. Loaded before any pod can be added, so no event is missed.
+    // Cluster mode: the Kubernetes API is the source (firmware/k8s); the service's own stores stay empty and the
+    // last known API objects are loaded from their SQLite copy before the agent enforces anything (fail closed).
     const policies = new PolicyService({
       nodeName: config.nodeName,
-      pods: podRepo,
-      namespaces: new NamespaceRepository(db),
-      objects: new PolicyObjectRepository(db),
+      ...(config.mode === 'cluster'
+        ? clusterModeStores()
+        : {
+            pods: podRepo,
+            namespaces: new NamespaceRepository(db),
+            objects: new PolicyObjectRepository(db),
+          }),
       logger: logger.child({ component: 'policy' }),
     });
     policies.start();
     this.stoppers.push(policies);
+    const cluster: ClusterMode | undefined =
+      config.mode === 'cluster'
+        ? createClusterMode({
+            nodeName: config.nodeName,
+            ...(config.kubeconfig === undefined ? {} : { kubeconfigPath: config.kubeconfig }),
+            db,
+            policies,
+            localPods: podRepo,
+            logger,
+          })
+        : undefined;
+    if (cluster) {
+      cluster.source.loadFromStore();
+      this.stoppers.push(cluster.source);
+      this.readiness.add('kubernetes', () => cluster.readinessProblem());
+    }
     const podSubnet = parseCidr(config.podCidr);
     const gatewayIpCidr = `${formatIpv4(gatewayIpOf(podSubnet))}/${podSubnet.prefix}`;
     const gateway = new GatewayLink({ name: config.gatewayName, ipCidr: gatewayIpCidr, mtu: config.mtu });
@@ -226,15 +293,40 @@ export class Firmware {
       // The controller learns the pod first (group membership), then the enforcer recomputes with its port.
       events: {
         podAdded: (pod) => {
-          policies.podAdded(pod);
+          if (cluster) cluster.source.localPodAdded(pod);
+          else policies.podAdded(pod);
           enforcer.podsChanged();
         },
         podRemoved: (pod) => {
-          policies.podRemoved(pod);
+          if (cluster) cluster.source.localPodRemoved(pod);
+          else policies.podRemoved(pod);
           enforcer.podsChanged();
         },
       },
     });
+    // Peer nodes' subnets through the tunnel; `--peer-node` here, the Node watch in cluster mode (setPeers()).
+    const nodeRoutes = new NodeRoutes({
+      self: { name: config.nodeName, podCidr: config.podCidr, gatewayName: config.gatewayName },
+      node: (): NodeNetwork => agent.node(),
+      flows,
+      routes: new IpRouteTable(),
+      underlay: new OvsUnderlayWarmUp({ ovsRunDir: config.ovsRunDir, env: ovsEnv }),
+      logger: logger.child({ component: 'node-routes' }),
+      initialPeers: config.peerNodes,
+    });
+    nodeRoutes.start();
+    if (cluster) {
+      // Cluster mode: every Node of the API (its podCIDR and InternalIP) but this one is a peer.
+      const followNodes = (): void => {
+        const { peers, skipped } = peersFromNodes(cluster.source.nodes());
+        if (skipped.length > 0) logger.warn('nodes without a usable podCIDR or InternalIP', { skipped });
+        nodeRoutes.setPeers(peers).catch((error: unknown) => {
+          logger.error('peer node routes not updated', { error });
+        });
+      };
+      cluster.source.onNodesChanged(followNodes);
+      followNodes();
+    }
     const agent: Agent = new Agent({
       config,
       logger: logger.child({ component: 'agent' }),
@@ -242,7 +334,7 @@ export class Firmware {
       gateway,
       flows,
       pods,
-      resyncHooks: [enforcementResyncHook({ enforcer, meters, meter })],
+      resyncHooks: [enforcementResyncHook({ enforcer, meters, meter }), nodeRoutes],
     });
     this.readiness.add('agent', () => {
       const health = agent.health();
@@ -253,6 +345,7 @@ export class Firmware {
     });
     await agent.start();
     this.stoppers.push(agent);
+    this.stoppers.push(nodeRoutes);
     this.stoppers.push(enforcer);
 
     const cni = new CniServer({
@@ -306,11 +399,13 @@ export class Firmware {
       storeSchemaVersion: () => schemaVersion(db),
       boardProfile: config.board,
       config,
-      secrets: () =>
-        users.names().flatMap((name) => {
+      secrets: () => [
+        ...users.names().flatMap((name) => {
           const user = users.byName(name);
           return user === undefined ? [] : [user.passwordHash, user.salt];
         }),
+        ...(this.nodeRed?.secrets() ?? []),
+      ],
       metrics: () => this.metricsRegistry.metrics(),
       logger: logger.child({ component: 'support-bundle' }),
     });
@@ -331,11 +426,13 @@ export class Firmware {
     });
     metrics.start();
     this.stoppers.push(metrics);
+    // Cluster mode: applies, deletes and label changes (antctl, console, Node-RED) go to the API server.
+    const agentApi = cluster ? cluster.withWrites(queries) : queries;
     const api = new LocalApiServer({
       socketPath: config.antctlSocket,
       queries,
-      commands: queries,
-      policies: queries,
+      commands: agentApi,
+      policies: agentApi,
       stats: queries,
       auditLog,
       logLevel: queries,
@@ -345,8 +442,29 @@ export class Firmware {
     });
     await api.start();
     this.stoppers.push(api);
+    cluster?.source.start();
+    if (cluster) {
+      // AntreaAgentInfo every 60 s: the same object `antctl get agentinfo -o yaml` shows.
+      const heartbeat = new AgentInfoHeartbeat({
+        api: new KubeAgentInfoApi(cluster.kubeConfig),
+        source: queries,
+        logger: logger.child({ component: 'agentinfo' }),
+      });
+      void heartbeat.start();
+      this.stoppers.push(heartbeat);
+    }
+    // Node-RED starts in the background: the editor never delays enforcement, and its failures stay its own.
+    if (config.nodeRed.enabled && config.httpListen.kind !== 'none') {
+      await this.startNodeRed(db, {
+        api: agentApi,
+        pods: podRepo,
+        realizations: enforcer,
+        audit,
+        logger: logger.child({ component: 'palette' }),
+      });
+    }
     // Last: the console never delays enforcement, and a missing device only means retries.
-    if (config.console.device !== undefined) this.startConsole(config.console.device, db, podRepo, queries);
+    if (config.console.device !== undefined) this.startConsole(config.console.device, db, podRepo, agentApi);
     this.startupDone = true;
     logger.info('antrea-edge ready', {
       version: FIRMWARE_VERSION,
@@ -468,6 +586,38 @@ export class Firmware {
     return traceflow;
   }
 
+  /**
+   * Node-RED on the management server with the palette's services; its admin account is the console's. Resolves
+   * once the routes are mounted; Node-RED itself starts in the background and reports through /readyz.
+   */
+  private async startNodeRed(
+    db: StoreDatabase,
+    palette: Parameters<typeof createPaletteServices>[0],
+  ): Promise<void> {
+    const logger = this.logger.child({ component: 'node-red-host' });
+    const host = new NodeRedHost({
+      dataDir: this.config.dataDir,
+      router: this.httpRouter,
+      server: this.managementServer?.httpServer(),
+      address: () => this.managementAddress(),
+      accounts: new PasswordAccounts({
+        users: new UserRepository(db),
+        accountNames: [DEFAULT_CONSOLE_USER],
+        logger,
+      }),
+      adminUser: DEFAULT_CONSOLE_USER,
+      settings: new SettingsRepository(db),
+      logger,
+      paletteDir: firstExisting(['dist/nodered-palette', 'nodered-palette']),
+      defaultFlowFile: firstExisting(['flows/policy-editor.json']),
+      paletteServices: createPaletteServices(palette),
+    });
+    this.nodeRed = host;
+    this.readiness.add('node-red', () => host.readinessProblem());
+    await host.start();
+    this.stoppers.push(host);
+  }
+
   private startConsole(
     device: string,
     db: StoreDatabase,
@@ -502,6 +652,7 @@ export class Firmware {
           timers: nodeConsoleTimers,
           logger,
           backoff,
+          bannerNotes: () => this.nodeRed?.bannerLines() ?? Promise.resolve([]),
         }),
     });
     serial.start();
@@ -563,6 +714,21 @@ function resolveHttpListen(listen: HttpListen, logger: Logger): { host: string; 
   }
 }
 
+/**
+ * The first of these repository-relative paths that exists, from the sources (firmware/) or the build
+ * (dist/firmware/); undefined when none does.
+ */
+function firstExisting(relativePaths: readonly string[]): string | undefined {
+  const roots = [path.resolve(__dirname, '..'), path.resolve(__dirname, '..', '..')];
+  for (const relative of relativePaths) {
+    for (const root of roots) {
+      const candidate = path.join(root, relative);
+      if (fs.existsSync(candidate)) return candidate;
+    }
+  }
+  return undefined;
+}
+
 function loadBoard(name: string): FirmwareConfig['board'] {
   const candidates = [
     path.resolve(__dirname, '..', 'board', name, 'profile.json'),
@@ -597,11 +763,19 @@ async function main(argv: string[]): Promise<number> {
   const recentLog = new RecentLogSink(process.stdout, RECENT_LOG_BYTES);
   const logger = new JsonLogger(recentLog, level, { component: 'main' });
   const firmware = new Firmware(config, logger, { logLevel: level, recentLog });
+  // systemd (Type=notify, WatchdogSec=) on the appliance; does nothing elsewhere.
+  const systemd = new SdNotify({
+    env: process.env,
+    pid: process.pid,
+    transport: new SystemdNotifyCommand(),
+    logger: logger.child({ component: 'sd-notify' }),
+  });
   let stopping = false;
   const shutdown = (signal: string): void => {
     if (stopping) return;
     stopping = true;
     logger.info('shutting down', { signal });
+    void systemd.stopping(`stopping (${signal})`);
     firmware.stop().then(
       () => process.exit(0),
       () => process.exit(1),
@@ -616,6 +790,8 @@ async function main(argv: string[]): Promise<number> {
     await firmware.stop();
     return 1;
   }
+  systemd.start();
+  await systemd.ready(`enforcing (${config.mode}, board ${config.board.name})`);
   return -1; // keep running
 }
 

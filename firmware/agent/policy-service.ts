@@ -191,7 +191,7 @@ export class PolicyService implements PodEvents {
    * before the policies that use it). Throws PolicyServiceError ApplyRejected naming every rejected object with
    * all its field errors; the controller and the store are then exactly as before.
    */
-  apply(objects: readonly unknown[]): ApplyResult[] {
+  apply(objects: readonly unknown[], options: { dryRun?: boolean } = {}): ApplyResult[] {
     const controller = this.started();
     if (objects.length === 0) throw new PolicyServiceError('InvalidRequest', 'no objects passed to apply');
     const undo: UndoStep[] = [];
@@ -230,6 +230,12 @@ export class PolicyService implements PodEvents {
           failures,
           objects.length,
         );
+      }
+      // A dry run (cluster mode validates before writing to the API server) answers as an apply would, and leaves
+      // the controller and the store untouched.
+      if (options.dryRun) {
+        this.rollBack(controller, undo);
+        return results;
       }
       this.deps.objects.commit({ upserts: this.writesFor(controller, changedCount), deletes: [] });
     } catch (error) {
@@ -327,6 +333,50 @@ export class PolicyService implements PodEvents {
     if (!this.deps.namespaces.setLabels(name, namespace.labels)) throw namespaceNotFound(name);
     this.emit(controller.applyNamespace(namespace));
     return namespace;
+  }
+
+  // ---- cluster mode: facts from the Kubernetes API source, which keeps its own copy (nothing is stored here) ----
+
+  sourceNamespace(namespace: NamespaceInfo): void {
+    this.emit(this.started().applyNamespace(namespace));
+  }
+
+  sourceNamespaceRemoved(name: string): void {
+    this.emit(this.started().removeNamespace(name));
+  }
+
+  sourcePod(pod: PodInfo): void {
+    this.emit(this.started().applyPod(pod));
+  }
+
+  sourcePodRemoved(namespace: string, name: string): void {
+    this.emit(this.started().removePod(namespace, name));
+  }
+
+  /** Validates and applies one API object; when invalid, changes nothing and returns every field error. */
+  sourceObject(object: unknown): FieldError[] {
+    let changes: ControllerChanges;
+    try {
+      changes = this.started().applyObject(object);
+    } catch (error) {
+      if (error instanceof PolicyValidationError) return error.errors;
+      throw error;
+    }
+    this.emit(changes);
+    return [];
+  }
+
+  /** False when the controller keeps the object: a Tier that policies still use. */
+  sourceObjectRemoved(key: string): boolean {
+    let changes: ControllerChanges;
+    try {
+      changes = this.started().removeObject(key);
+    } catch (error) {
+      if (error instanceof ControllerError && error.code === 'TierInUse') return false;
+      throw error;
+    }
+    this.emit(changes);
+    return true;
   }
 
   // ---- queries ----

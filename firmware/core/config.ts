@@ -1,6 +1,13 @@
 // Firmware configuration: defaults, then the board profile, then command-line options. Pure parsing so that
 // every bad option gets a clear message before anything starts.
 import { parseCidr, formatCidr } from './ipam/ipv4';
+import {
+  hostnamePatternErrors,
+  imageProfileErrors,
+  type ImageSpec,
+  type PartitionLayout,
+} from './board-image';
+import { parsePeerNodeOption, PeerNodeError, type PeerNode } from './pipeline/node-route-flows';
 
 export type DatapathType = 'netdev' | 'system';
 
@@ -12,6 +19,12 @@ export interface BoardProfile {
   nics: { name: string; role: 'cluster' | 'management' | 'uplink' | 'spare'; description?: string }[];
   console: { device: string; baudRate: number; extra?: string[] };
   defaults: { podCidr: string; mtu: number; hostnamePattern: string };
+  /** Cluster mode: the kubeconfig this board uses unless --kubeconfig says otherwise. */
+  kubeconfig?: string;
+  /** Partitions of the board's image (absent for boards without one, such as sim). */
+  layout?: PartitionLayout;
+  /** How scripts/build-image builds the board's image. */
+  image?: ImageSpec;
 }
 
 export interface FirmwareConfig {
@@ -36,6 +49,15 @@ export interface FirmwareConfig {
   console: ConsoleConfig;
   /** The management HTTP server (/metrics, /healthz, /readyz). */
   httpListen: HttpListen;
+  /**
+   * Cluster mode: the kubeconfig file given by --kubeconfig or the board profile; absent: the k3s kubeconfig
+   * (/etc/rancher/k3s/k3s.yaml) when it exists, else the in-cluster service account (firmware/k8s/kubeconfig.ts).
+   */
+  kubeconfig?: string;
+  /** Other nodes reached through the tunnel, without Kubernetes (`--peer-node`); in cluster mode the Node watch. */
+  peerNodes: PeerNode[];
+  /** The embedded Node-RED editor on the management server (`--node-red`). */
+  nodeRed: { enabled: boolean };
 }
 
 /**
@@ -78,6 +100,11 @@ Runs the antrea-edge agent and policy controller.
 
 Options:
   --board NAME             board profile from board/NAME/profile.json (default: sim)
+  --mode standalone|cluster
+                           standalone: SQLite is the source of truth; cluster: the Kubernetes API is, through
+                           watches, with the last known objects kept in SQLite (default: standalone)
+  --kubeconfig PATH        cluster mode: kubeconfig file (default: the board profile's, else
+                           /etc/rancher/k3s/k3s.yaml when present, else the in-cluster service account)
   --node-name NAME         this node's name (default: the hostname)
   --pod-cidr CIDR          pod subnet of this node (default: from the board profile)
   --service-cidr CIDR      cluster service CIDR sent to the gateway (default: 10.96.0.0/12)
@@ -92,14 +119,21 @@ Options:
   --console-device PATH|none
                            serial console device (default: from the board profile; none: no console)
   --console-baud N         serial console baud rate (default: from the board profile)
+  --peer-node NAME=PODCIDR@NODEIP
+                           another node whose Pod subnet is reached through the Geneve tunnel to NODEIP (its
+                           underlay address); repeatable, or comma-separated (default: none)
   --http-listen ADDR:PORT|:PORT|none
                            management HTTP server (/metrics, /healthz, /readyz); ADDR is IPv4 or [IPv6]
                            (default: the board's management NIC address, port 8080)
+  --node-red true|false    embedded Node-RED: editor and admin API at /red/, flow endpoints at /api/ on the
+                           management server; the admin password is the console's (default: true)
   -h, --help               show this help
 `;
 
 const VALUE_OPTIONS = new Set([
   '--board',
+  '--mode',
+  '--kubeconfig',
   '--node-name',
   '--pod-cidr',
   '--service-cidr',
@@ -113,7 +147,12 @@ const VALUE_OPTIONS = new Set([
   '--console-device',
   '--console-baud',
   '--http-listen',
+  '--peer-node',
+  '--node-red',
 ]);
+
+/** Options that may be given more than once; their values are kept, joined by commas. */
+const REPEATABLE_OPTIONS = new Set(['--peer-node']);
 
 export function parseOptions(argv: string[]): Map<string, string> | 'help' {
   const options = new Map<string, string>();
@@ -125,7 +164,8 @@ export function parseOptions(argv: string[]): Map<string, string> | 'help' {
     if (!VALUE_OPTIONS.has(name)) throw new ConfigError(`unknown option "${arg}" (see --help)`);
     const value = eq > 0 ? arg.slice(eq + 1) : argv[++i];
     if (value === undefined || value === '') throw new ConfigError(`option ${name} needs a value`);
-    options.set(name, value);
+    const earlier = REPEATABLE_OPTIONS.has(name) ? options.get(name) : undefined;
+    options.set(name, earlier === undefined ? value : `${earlier},${value}`);
   }
   return options;
 }
@@ -160,11 +200,20 @@ export function buildConfig(
   if (auditDefaultDrops !== 'true' && auditDefaultDrops !== 'false') {
     throw new ConfigError(`--audit-default-drops must be true or false, got ${auditDefaultDrops}`);
   }
+  const mode = options.get('--mode') ?? 'standalone';
+  if (mode !== 'standalone' && mode !== 'cluster') {
+    throw new ConfigError(`--mode must be standalone or cluster, got ${mode}`);
+  }
+  const kubeconfig = options.get('--kubeconfig') ?? board.kubeconfig;
+  const nodeRed = options.get('--node-red') ?? 'true';
+  if (nodeRed !== 'true' && nodeRed !== 'false') {
+    throw new ConfigError(`--node-red must be true or false, got ${nodeRed}`);
+  }
   const consoleConfig = buildConsoleConfig(options, board);
   const ovsRunDir = options.get('--ovs-rundir') ?? '/var/run/openvswitch';
   const runDir = options.get('--run-dir') ?? '/var/run/antrea-edge';
   return {
-    mode: 'standalone',
+    mode,
     nodeName: options.get('--node-name') ?? hostname,
     board,
     podCidr: normalisedPodCidr,
@@ -184,7 +233,21 @@ export function buildConfig(
     policy: { auditDefaultDrops: auditDefaultDrops === 'true' },
     console: consoleConfig,
     httpListen: parseHttpListen(options.get('--http-listen'), board),
+    ...(kubeconfig === undefined ? {} : { kubeconfig }),
+    peerNodes: parsePeerNodes(options.get('--peer-node')),
+    nodeRed: { enabled: nodeRed === 'true' },
   };
+}
+
+/** `--peer-node` values; whether peers clash with each other or this node is checked where they are used. */
+function parsePeerNodes(text: string | undefined): PeerNode[] {
+  if (text === undefined) return [];
+  try {
+    return text.split(',').map(parsePeerNodeOption);
+  } catch (err) {
+    if (err instanceof PeerNodeError) throw new ConfigError(`--peer-node: ${err.message}`);
+    throw err;
+  }
 }
 
 /** `--http-listen`: `ADDR:PORT` (IPv4 or `[IPv6]`), `:PORT` (the management NIC) or `none`. */
@@ -259,6 +322,8 @@ export function validateBoardProfile(value: unknown, source: string): BoardProfi
   if (!Number.isInteger(p.defaults?.mtu)) errors.push('defaults.mtu: required integer');
   if (typeof p.defaults?.hostnamePattern !== 'string')
     errors.push('defaults.hostnamePattern: required string');
+  else errors.push(...hostnamePatternErrors(p.defaults.hostnamePattern));
+  errors.push(...imageProfileErrors(p));
   if (errors.length > 0) throw new ConfigError(`${source}: invalid board profile:\n  ${errors.join('\n  ')}`);
   return p as BoardProfile;
 }

@@ -219,6 +219,11 @@ export class ManagementServer {
     return { host: address.address, port: address.port };
   }
 
+  /** The node:http server while started: Node-RED attaches its editor websocket to its upgrade events. */
+  httpServer(): http.Server | undefined {
+    return this.server;
+  }
+
   async stop(): Promise<void> {
     const server = this.server;
     if (server === undefined) return;

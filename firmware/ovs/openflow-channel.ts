@@ -1,6 +1,8 @@
-// The agent's own OpenFlow connection to a bridge (`<rundir>/<bridge>.mgmt`), for packet-ins (Reject, audit
-// logging, Traceflow) and packet-outs. Flows are still written by ovs-ofctl bundles; this channel only listens
-// and injects packets.
+// The agent's own OpenFlow connections to a bridge (`<rundir>/<bridge>.mgmt`). In OpenFlow 1.5 (the default) it
+// carries packet-ins (Reject, audit logging, Traceflow) and packet-outs. In OpenFlow 1.3 it is a flow-programming
+// connection: no packet-in subscription, and pre-encoded messages (bundles of flow mods, see
+// openflow-flow-writer.ts) go out with `transact()`. Flows need 1.3 because OVS prints a flow back the way it
+// arrived, and NXAST_REG_LOAD (`load:`) exists only up to OpenFlow 1.4.
 //
 // What OVS 3.1 needs before it sends anything (measured, see PLATFORM.md): a connection to the mgmt socket gets
 // no asynchronous messages until it sends SET_CONFIG with miss_send_len > 0; `controller(userdata=..)` arrives
@@ -16,6 +18,7 @@ import type { Logger } from '../core/logger';
 import {
   OFPCML_NO_BUFFER,
   OFP_VERSION_1_5,
+  OfpType,
   PacketInFormat,
   ofpTypeName,
   packetInReasonName,
@@ -110,8 +113,13 @@ export class OpenFlowChannelError extends Error {
 export interface OpenFlowChannelOptions {
   /** The bridge's management socket, `<OVS_RUNDIR>/<bridge>.mgmt`. */
   socketPath: string;
-  /** 1–65535: flows address this connection with `controller(id=<controllerId>)`. */
-  controllerId: number;
+  /**
+   * 1–65535: flows address this connection with `controller(id=<controllerId>)`. Required for OpenFlow 1.5;
+   * unused by an OpenFlow 1.3 connection (it asks for no packet-ins).
+   */
+  controllerId?: number;
+  /** Default 'OpenFlow15' (packet-in/packet-out). 'OpenFlow13': flow programming only (see the file comment). */
+  version?: OpenFlowChannelVersion;
   logger: Logger;
   /** Send an echo request after this long without any message from the switch. Default 5 s. */
   echoIntervalMs?: number;
@@ -120,6 +128,27 @@ export interface OpenFlowChannelOptions {
   /** First reconnect delay; doubles per failed attempt up to maxReconnectDelayMs. Defaults 100 ms / 5 s. */
   minReconnectDelayMs?: number;
   maxReconnectDelayMs?: number;
+}
+
+export type OpenFlowChannelVersion = 'OpenFlow13' | 'OpenFlow15';
+
+/** What `transact()` returns: the reply to `replyXid` (or the switch's error for it) and the errors for the batch. */
+export interface TransactResult {
+  /** The reply to `replyXid`; undefined when the switch answered it with an error (then in `errors`). */
+  reply: OpenFlowMessage | undefined;
+  /** Every OFPT_ERROR whose xid is in the batch's xid range, in arrival order. */
+  errors: OpenFlowSwitchError[];
+}
+
+export interface TransactOptions {
+  /** The xid whose reply ends the exchange (a barrier, a bundle commit). */
+  replyXid: number;
+  /** Errors for xids firstXid … firstXid + count - 1 are collected instead of logged. */
+  errorXids: { first: number; count: number };
+  /** For messages and logs ("bundle commit"). */
+  what: string;
+  /** Default: the channel's requestTimeoutMs. */
+  timeoutMs?: number;
 }
 
 export interface OpenFlowChannelStats {
@@ -137,8 +166,16 @@ interface PendingReply {
   timer: NodeJS.Timeout;
 }
 
+interface ErrorCollector {
+  first: number;
+  last: number;
+  errors: OpenFlowSwitchError[];
+}
+
 interface Connection {
   socket: net.Socket;
+  /** transact() calls in progress, collecting the errors for their xids. */
+  collectors: Set<ErrorCollector>;
   framer: OpenFlowFramer;
   /** Requests that expect a reply, by xid. */
   replies: Map<number, PendingReply>;
@@ -152,12 +189,31 @@ interface Connection {
 
 const REMEMBERED_REQUESTS = 512;
 
+const OFP_VERSION_1_3 = 0x04;
+
+/**
+ * Messages of an OpenFlow 1.3 connection whose layout is the same as in 1.5, so that the 1.5 codec decodes (and
+ * encodes) them once the header's version byte says 1.5. HELLO and ERROR decode in any version.
+ */
+const SAME_LAYOUT_IN_1_3 = new Set<number>([
+  OfpType.EchoRequest,
+  OfpType.EchoReply,
+  OfpType.FeaturesReply,
+  OfpType.BarrierReply,
+  OfpType.Experimenter,
+]);
+
+/** Bytes per socket write of a transact() batch: the socket's backpressure is checked between writes. */
+const TRANSACT_CHUNK_BYTES = 256 * 1024;
+
 export class OpenFlowChannel extends EventEmitter<OpenFlowChannelEvents> {
   private readonly logger: Logger;
   private readonly echoIntervalMs: number;
   private readonly requestTimeoutMs: number;
   private readonly minReconnectDelayMs: number;
   private readonly maxReconnectDelayMs: number;
+  /** The header version of every message on the wire: 0x04 or 0x06. */
+  private readonly wireVersion: number;
   private running = false;
   private connectionState: OpenFlowConnectionState = 'stopped';
   private connection: Connection | undefined;
@@ -181,6 +237,12 @@ export class OpenFlowChannel extends EventEmitter<OpenFlowChannelEvents> {
     this.requestTimeoutMs = options.requestTimeoutMs ?? 10_000;
     this.minReconnectDelayMs = options.minReconnectDelayMs ?? 100;
     this.maxReconnectDelayMs = options.maxReconnectDelayMs ?? 5000;
+    this.wireVersion = options.version === 'OpenFlow13' ? OFP_VERSION_1_3 : OFP_VERSION_1_5;
+  }
+
+  /** The OpenFlow version of the connection (0x04 or 0x06): what pre-encoded messages must carry. */
+  get protocolVersion(): number {
+    return this.wireVersion;
   }
 
   get state(): OpenFlowConnectionState {
@@ -204,10 +266,10 @@ export class OpenFlowChannel extends EventEmitter<OpenFlowChannelEvents> {
   /** Starts connecting in the background; `connected` is emitted after every successful handshake. */
   start(): void {
     if (this.running) return;
+    const id = this.options.controllerId;
     if (
-      !Number.isInteger(this.options.controllerId) ||
-      this.options.controllerId < 1 ||
-      this.options.controllerId > 0xffff
+      this.wireVersion === OFP_VERSION_1_5 &&
+      (id === undefined || !Number.isInteger(id) || id < 1 || id > 0xffff)
     ) {
       throw new OpenFlowChannelError(
         'OPENFLOW_INVALID_OPTION',
@@ -261,6 +323,11 @@ export class OpenFlowChannel extends EventEmitter<OpenFlowChannelEvents> {
    */
   packetOut(packet: Uint8Array, target: PacketOutTarget, options: PacketOutOptions = {}): Promise<void> {
     const connection = this.connection;
+    if (this.wireVersion !== OFP_VERSION_1_5) {
+      return Promise.reject(
+        new OpenFlowChannelError('OPENFLOW_INVALID_OPTION', 'packet-outs need the OpenFlow 1.5 channel'),
+      );
+    }
     if (!connection || !this.isConnected) {
       return Promise.reject(
         new OpenFlowChannelError('OPENFLOW_NOT_CONNECTED', 'OpenFlow channel is not connected'),
@@ -282,6 +349,70 @@ export class OpenFlowChannel extends EventEmitter<OpenFlowChannelEvents> {
     await this.request(connection, { type: 'barrier-request', xid: this.allocateXid() }, 'barrier');
   }
 
+  /**
+   * `count` consecutive xids for pre-encoded messages; returns the first. A range never wraps around (xid 0
+   * stays unused).
+   */
+  allocateXids(count: number): number {
+    if (!Number.isInteger(count) || count < 1 || count > 0x7fff_ffff) {
+      throw new OpenFlowChannelError('OPENFLOW_INVALID_OPTION', `cannot allocate ${count} xids`);
+    }
+    if (this.nextXid + count - 1 > 0xffff_ffff) this.nextXid = 1;
+    const first = this.nextXid;
+    const next = first + count;
+    this.nextXid = next > 0xffff_ffff ? 1 : next;
+    return first;
+  }
+
+  /**
+   * Writes pre-encoded messages (whole messages back to back, in this connection's version, xids from
+   * allocateXids) without waiting between them, in chunks that respect the socket's backpressure, and resolves
+   * with the reply to `replyXid` once it arrives. Errors the switch sends for any xid of the batch are
+   * collected (not logged) and returned with it; the switch answers in order, so they all arrive before the
+   * reply. An error for `replyXid` itself ends the exchange too (reply undefined). Rejects with
+   * OpenFlowChannelError: OPENFLOW_NOT_CONNECTED, OPENFLOW_CONNECTION_LOST (the connection closed: whatever was
+   * not yet committed is gone with it), OPENFLOW_TIMEOUT.
+   */
+  async transact(messages: Uint8Array, options: TransactOptions): Promise<TransactResult> {
+    const connection = this.connection;
+    if (!connection || !this.isConnected) {
+      throw new OpenFlowChannelError('OPENFLOW_NOT_CONNECTED', 'OpenFlow channel is not connected');
+    }
+    const collector: ErrorCollector = {
+      first: options.errorXids.first,
+      last: options.errorXids.first + options.errorXids.count - 1,
+      errors: [],
+    };
+    connection.collectors.add(collector);
+    try {
+      const timeoutMs = options.timeoutMs ?? this.requestTimeoutMs;
+      const reply = new Promise<OpenFlowMessage>((resolve, reject) => {
+        const timer = setTimeout(() => {
+          connection.replies.delete(options.replyXid);
+          reject(
+            new OpenFlowChannelError('OPENFLOW_TIMEOUT', `${options.what} unanswered after ${timeoutMs} ms`),
+          );
+        }, timeoutMs);
+        connection.replies.set(options.replyXid, { resolve, reject, timer });
+      });
+      // Awaited below; a write failure closes the socket, which rejects `reply` as well.
+      reply.catch(() => undefined);
+      connection.sent.set(options.replyXid, options.what);
+      await this.writeChunks(connection, messages);
+      try {
+        return { reply: await reply, errors: collector.errors };
+      } catch (err) {
+        const answered = collector.errors.some((e) => e.xid === options.replyXid);
+        if (answered && err instanceof OpenFlowChannelError && err.code === 'OPENFLOW_REJECTED') {
+          return { reply: undefined, errors: collector.errors };
+        }
+        throw err;
+      }
+    } finally {
+      connection.collectors.delete(collector);
+    }
+  }
+
   // -------------------------------------------------------------------------------------------------------
 
   private connect(): void {
@@ -295,6 +426,7 @@ export class OpenFlowChannel extends EventEmitter<OpenFlowChannelEvents> {
         onMessage: (bytes) => this.onMessage(connection, bytes),
         onError: (error) => this.onFramingError(error),
       }),
+      collectors: new Set(),
       replies: new Map(),
       sent: new Map(),
       received: 0,
@@ -329,27 +461,35 @@ export class OpenFlowChannel extends EventEmitter<OpenFlowChannelEvents> {
     // Awaited below; this only keeps an early failure (the HELLO could not be sent) from being unhandled.
     hello.catch(() => undefined);
     try {
+      const version = this.wireVersion;
       await this.send(
         connection,
-        { type: 'hello', xid: this.allocateXid(), version: OFP_VERSION_1_5, versions: [OFP_VERSION_1_5] },
+        { type: 'hello', xid: this.allocateXid(), version, versions: [version] },
         'hello',
       );
       const peer = await hello;
       if (peer.type !== 'hello')
         throw new OpenFlowChannelError('OPENFLOW_REJECTED', `expected HELLO, got ${peer.type}`);
-      const supports15 =
-        peer.versions.length > 0 ? peer.versions.includes(OFP_VERSION_1_5) : peer.version >= OFP_VERSION_1_5;
-      if (!supports15) {
+      const supported = peer.versions.length > 0 ? peer.versions.includes(version) : peer.version >= version;
+      if (!supported) {
         throw new OpenFlowChannelError(
           'OPENFLOW_REJECTED',
-          `switch does not speak OpenFlow 1.5 (HELLO version ${peer.version}, bitmap [${peer.versions.join(',')}])`,
+          `switch does not speak OpenFlow ${version === OFP_VERSION_1_3 ? '1.3' : '1.5'} (HELLO version ${peer.version}, bitmap [${peer.versions.join(',')}])`,
         );
       }
-      const configure: OpenFlowMessage[] = [
-        { type: 'nx-set-controller-id', xid: this.allocateXid(), controllerId: this.options.controllerId },
-        { type: 'nx-set-packet-in-format', xid: this.allocateXid(), format: PacketInFormat.Nxt2 },
-        { type: 'set-config', xid: this.allocateXid(), flags: 0, missSendLength: OFPCML_NO_BUFFER },
-      ];
+      // A flow-programming (1.3) connection asks for nothing asynchronous: without SET_CONFIG OVS sends it none.
+      const configure: OpenFlowMessage[] =
+        version === OFP_VERSION_1_5
+          ? [
+              {
+                type: 'nx-set-controller-id',
+                xid: this.allocateXid(),
+                controllerId: this.options.controllerId ?? 0,
+              },
+              { type: 'nx-set-packet-in-format', xid: this.allocateXid(), format: PacketInFormat.Nxt2 },
+              { type: 'set-config', xid: this.allocateXid(), flags: 0, missSendLength: OFPCML_NO_BUFFER },
+            ]
+          : [];
       // An error for any of these fails the pending requests below (see onSwitchError).
       for (const message of configure)
         void this.send(connection, message, message.type).catch(() => undefined);
@@ -412,6 +552,16 @@ export class OpenFlowChannel extends EventEmitter<OpenFlowChannelEvents> {
 
   private onMessage(connection: Connection, bytes: Uint8Array): void {
     if (this.connection !== connection) return;
+    const type = bytes[1] ?? 0;
+    if (this.wireVersion !== OFP_VERSION_1_5 && type !== OfpType.Hello && type !== OfpType.Error) {
+      // The codec decodes OpenFlow 1.5; these few have the same layout in 1.3. Nothing else is expected on a
+      // connection that asked for no asynchronous messages.
+      if (!SAME_LAYOUT_IN_1_3.has(type)) {
+        this.logger.debug('OpenFlow 1.3 message ignored', { type: ofpTypeName(type), length: bytes.length });
+        return;
+      }
+      bytes[0] = OFP_VERSION_1_5;
+    }
     const decoded = decodeMessage(bytes);
     if (!decoded.ok) {
       this.counters.decodeErrors++;
@@ -455,8 +605,12 @@ export class OpenFlowChannel extends EventEmitter<OpenFlowChannelEvents> {
           toPacketIn(message, message.type === 'nx-packet-in2' ? message.userdata : undefined),
         );
         return;
+      case 'unknown':
+        // Replies the codec does not interpret (an ONF bundle control reply) end a transact() by xid;
+        // asynchronous messages (PORT_STATUS, xid 0) are of no interest to this channel.
+        if (message.xid !== 0) this.resolveReply(connection, message.xid, message);
+        return;
       default:
-        // PORT_STATUS and other asynchronous messages are of no interest to this channel.
         return;
     }
   }
@@ -470,12 +624,19 @@ export class OpenFlowChannel extends EventEmitter<OpenFlowChannelEvents> {
       errorCode: errorCodeName(message.errorType, message.errorCode),
       message,
     };
-    this.logger.warn('switch rejected an OpenFlow request', {
-      request: report.request,
-      xid: report.xid,
-      errorType: report.errorType,
-      errorCode: report.errorCode,
-    });
+    let collector: ErrorCollector | undefined;
+    for (const c of connection.collectors) if (message.xid >= c.first && message.xid <= c.last) collector = c;
+    if (collector) {
+      // The caller of transact() reports it, with what the xid stands for.
+      collector.errors.push(report);
+    } else {
+      this.logger.warn('switch rejected an OpenFlow request', {
+        request: report.request,
+        xid: report.xid,
+        errorType: report.errorType,
+        errorCode: report.errorCode,
+      });
+    }
     this.emit('switchError', report);
     if (!connection.handshakeDone) {
       // Whatever failed during the handshake (HELLO_FAILED carries no useful xid) fails the handshake now.
@@ -546,6 +707,9 @@ export class OpenFlowChannel extends EventEmitter<OpenFlowChannelEvents> {
 
   private send(connection: Connection, message: OpenFlowMessage, what: string): Promise<void> {
     const bytes = encodeMessage(message);
+    // The messages a 1.3 connection sends through the codec (echo, features request, barrier) have the same
+    // layout in both versions; HELLO and ERROR carry their own version.
+    if (message.type !== 'hello' && message.type !== 'error') bytes[0] = this.wireVersion;
     connection.sent.set(message.xid, what);
     if (connection.sent.size > REMEMBERED_REQUESTS) {
       const oldest = connection.sent.keys().next();
@@ -560,6 +724,28 @@ export class OpenFlowChannel extends EventEmitter<OpenFlowChannelEvents> {
         err ? reject(new OpenFlowChannelError('OPENFLOW_CONNECTION_LOST', err.message)) : resolve(),
       );
     });
+  }
+
+  /** Writes `bytes` in chunks, waiting for 'drain' whenever the socket's buffer is full. */
+  private async writeChunks(connection: Connection, bytes: Uint8Array): Promise<void> {
+    const socket = connection.socket;
+    for (let at = 0; at < bytes.length; at += TRANSACT_CHUNK_BYTES) {
+      if (socket.destroyed) {
+        throw new OpenFlowChannelError('OPENFLOW_CONNECTION_LOST', 'OpenFlow connection is closed');
+      }
+      const flushed = socket.write(bytes.subarray(at, Math.min(bytes.length, at + TRANSACT_CHUNK_BYTES)));
+      if (!flushed && at + TRANSACT_CHUNK_BYTES < bytes.length) {
+        await new Promise<void>((resolve) => {
+          const done = (): void => {
+            socket.off('drain', done);
+            socket.off('close', done);
+            resolve();
+          };
+          socket.on('drain', done);
+          socket.on('close', done);
+        });
+      }
+    }
   }
 
   private startKeepalive(connection: Connection): void {

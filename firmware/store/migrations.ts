@@ -99,4 +99,22 @@ export const MIGRATIONS: Migration[] = [
       );
     `);
   },
+  // 5: cluster mode's last known Kubernetes API objects (projected, as JSON) per resource, so that a node
+  // rebooting while the API server is unreachable enforces its last policies; and when each resource last synced.
+  (db) => {
+    db.exec(`
+      CREATE TABLE k8s_objects (
+        resource         TEXT NOT NULL,
+        name             TEXT NOT NULL,
+        body             TEXT NOT NULL,
+        resource_version TEXT,
+        PRIMARY KEY (resource, name)
+      );
+      CREATE TABLE k8s_sync (
+        resource         TEXT PRIMARY KEY,
+        resource_version TEXT NOT NULL,
+        synced_at        TEXT NOT NULL
+      );
+    `);
+  },
 ];

@@ -5,12 +5,15 @@
 //        with the time and memory Antrea measured for the same shapes.
 //   enforcement: bulk rule realization vs raw bundles, policy-update latency on real traffic, verdict violations
 //        during rapid updates, iperf3 throughput vs a NORMAL bridge (bench-enforcement.ts).
+//   cluster: cluster mode on several nodes: API change → enforced on a remote node (p50/p99), firmware RSS per
+//        node with Node-RED (bench-cluster.ts).
 import { execFile, execFileSync } from 'node:child_process';
 import * as crypto from 'node:crypto';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { promisify } from 'node:util';
+import { benchCluster } from './bench-cluster';
 import { benchController } from './bench-controller';
 import { benchEnforcement } from './bench-enforcement';
 import { DevNode, deleteNetns } from './dev-node';
@@ -137,7 +140,8 @@ async function benchCni(count: number): Promise<void> {
 
 const USAGE =
   'scripts/bench cni [--pods N] | scripts/bench controller [--scale a,b] | ' +
-  'scripts/bench enforcement [--pods 100] [--rules 10000] [--updates 100] [--only bulk|latency|violations|throughput]';
+  'scripts/bench enforcement [--pods 100] [--rules 10000] [--updates 100] [--only bulk|latency|violations|throughput] | ' +
+  'scripts/bench cluster [--nodes 3] [--pods 100] [--policies 100] [--updates 50]';
 
 async function main(): Promise<void> {
   const [what, ...args] = process.argv.slice(2);
@@ -146,6 +150,7 @@ async function main(): Promise<void> {
   if (what === 'cni') await benchCni(count);
   else if (what === 'controller') benchController(args, progress);
   else if (what === 'enforcement') await benchEnforcement(args, progress);
+  else if (what === 'cluster') await benchCluster(args, progress);
   else {
     process.stderr.write(`usage: ${USAGE}\n`);
     process.exitCode = 2;

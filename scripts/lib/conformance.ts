@@ -1,6 +1,8 @@
 // scripts/conformance: runs reachability cases (../shared/conformance/FORMAT.md). Without `--dry` it starts a
 // private node with the model's pods and probes every asserted pair with real connections (conformance/live-run.ts);
-// `--dry` evaluates the cases with the policy controller and the what-if evaluator only.
+// with `--nodes N` (N ≥ 2) a private cluster of N cluster-mode nodes and one API server, the pods spread over the
+// nodes (conformance/cluster-run.ts); `--dry` evaluates the cases with the policy controller and the what-if
+// evaluator only.
 import * as fs from 'node:fs';
 import { PolicyController } from '../../firmware/core/controller/policy-controller';
 import {
@@ -11,14 +13,19 @@ import {
   type Model,
 } from './conformance/case-format';
 import { runCaseDry, type CaseResult, type DryRunController } from './conformance/dry-run';
+import { ClusterConformance } from './conformance/cluster-run';
 import { LiveConformance, DEFAULT_PROBE_TIMEOUT_MS, type LiveRunOptions } from './conformance/live-run';
 import { caseLines, jsonReport, summaryLine } from './conformance/report';
+
+/** MultiNodeCluster's limit: node i's addresses are derived from its single-digit index. */
+export const MAX_NODES = 9;
 
 export const USAGE =
   'usage: scripts/conformance --model FILE --cases FILE [--nodes N] [--case SUBSTR] [--out FILE] [--dry]\n' +
   '  --model FILE          models (namespaces, pods, container ports)\n' +
   '  --cases FILE          a JSON array of cases\n' +
-  '  --nodes N             nodes to spread the pods over; standalone mode runs 1 (more needs cluster mode)\n' +
+  `  --nodes N             nodes to spread the pods over, round-robin (default 1: one standalone node; 2 to\n` +
+  `                        ${MAX_NODES}: cluster-mode nodes with one API server and Geneve between them)\n` +
   '  --case SUBSTR         only the cases whose id contains SUBSTR\n' +
   '  --out FILE            also write a JSON report there\n' +
   '  --dry                 evaluate with the policy controller only (no data plane, no root needed)\n' +
@@ -40,7 +47,12 @@ export interface ConformanceOptions {
 }
 
 /** What a real-traffic run needs; scripts/conformance passes the real one, unit tests leave it out. */
-export type LiveRunnerFactory = (options: LiveRunOptions) => LiveRunner;
+export type LiveRunnerFactory = (options: LiveRunnerOptions) => LiveRunner;
+
+export interface LiveRunnerOptions extends LiveRunOptions {
+  /** 1: one standalone node; more: that many cluster-mode nodes. */
+  nodes: number;
+}
 
 export interface LiveRunner {
   start(): Promise<void>;
@@ -133,11 +145,9 @@ export function runConformance(
     io.out(USAGE);
     return 0;
   }
-  if (!options.dry && (options.nodes ?? 1) > 1) {
-    io.err(
-      `error: --nodes ${options.nodes} needs the cluster mode (issue #5): a standalone node runs every pod ` +
-        'itself, so only --nodes 1 is supported; use --dry to evaluate without a data plane',
-    );
+  if (!options.dry && (options.nodes ?? 1) > MAX_NODES) {
+    io.err(`error: --nodes ${options.nodes}: at most ${MAX_NODES} nodes run on one machine`);
+    io.err(USAGE);
     return 2;
   }
   if (!options.dry && newLiveRunner === undefined) {
@@ -183,6 +193,7 @@ async function runLive(
 ): Promise<number> {
   const used = new Map([...models].filter(([name]) => selected.some((c) => c.model === name)));
   const runner = newLiveRunner({
+    nodes: options.nodes ?? 1,
     models: used,
     progress: (line) => io.err(line),
     ...(options.probeTimeoutMs === undefined ? {} : { probeTimeoutMs: options.probeTimeoutMs }),
@@ -231,9 +242,11 @@ if (require.main === module) {
     out: (line) => process.stdout.write(`${line}\n`),
     err: (line) => process.stderr.write(`${line}\n`),
   };
-  let live: LiveConformance | undefined;
+  let live: LiveRunner | undefined;
   let interrupted = false;
-  const newLiveRunner: LiveRunnerFactory = (options) => (live = new LiveConformance(options));
+  // One node keeps the standalone path exactly; more nodes run in cluster mode.
+  const newLiveRunner: LiveRunnerFactory = (options) =>
+    (live = options.nodes > 1 ? new ClusterConformance(options) : new LiveConformance(options));
   // SIGINT/SIGTERM: stop helpers, delete pods and the node before leaving; a second signal leaves at once.
   for (const signal of ['SIGINT', 'SIGTERM'] as const) {
     process.on(signal, () => {

@@ -7,7 +7,7 @@ export REPO_DIR
 export ANTREA_EDGE_HOME="${ANTREA_EDGE_HOME:-$REPO_DIR/.run}"
 
 DEBIAN_PACKAGES=(openvswitch-switch openvswitch-common iproute2 ethtool busybox socat tcpdump iputils-ping
-  iperf3 procps python3 make g++ valgrind)
+  iperf3 procps python3 make g++ valgrind iptables chromium)
 
 say() { printf '==> %s\n' "$*" >&2; }
 die() { printf 'error: %s\n' "$*" >&2; exit 1; }
@@ -47,6 +47,8 @@ build_firmware() {
   cd "$REPO_DIR"
   say "building the firmware (tsc)"
   npx tsc -p tsconfig.build.json
+  # Node-RED loads the palette as a module directory: compiled nodes, their editor .html, package.json, examples.
+  npx tsx scripts/lib/build-palette.ts >/dev/null
   chmod +x dist/firmware/cni/plugin.js dist/firmware/cli/antctl.js 2>/dev/null || true
   # The CNI plugin runtimes exec per pod operation: native, so that a call does not pay Node.js start-up.
   command -v cc >/dev/null ||

@@ -1,7 +1,7 @@
 // scripts/conformance with real traffic, as a user runs it: each run starts its own private node, creates the
 // model's pods through the CNI plugin and probes with real connections. Covers the seed walkthrough, a selection
 // of our fixture cases across both case files and all three models (TCP, UDP, Reject verdicts, SCTP skipped,
-// multi-step relabelling, model switches), a flipped expectation that must fail naming its pair, --nodes 2, and
+// multi-step relabelling, model switches), a flipped expectation that must fail naming its pair, --nodes 10, and
 // clean-up after SIGTERM.
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
@@ -148,11 +148,11 @@ describe('scripts/conformance with real traffic', function () {
     );
   });
 
-  it('refuses --nodes 2 in standalone mode without starting anything', async () => {
-    const result = await conformance(['--model', SEED_MODEL, '--cases', SEED_CASES, '--nodes', '2']);
+  it('refuses more nodes than one machine runs without starting anything', async () => {
+    const result = await conformance(['--model', SEED_MODEL, '--cases', SEED_CASES, '--nodes', '10']);
     assert.equal(result.code, 2);
-    assert.match(result.stderr, /--nodes 2 needs the cluster mode \(issue #5\)/);
-    assert.doesNotMatch(result.stderr, /starting private node/);
+    assert.match(result.stderr, /--nodes 10: at most 9 nodes run on one machine/);
+    assert.doesNotMatch(result.stderr, /starting/);
   });
 
   it('cleans up its node, pods and helpers on SIGTERM', async () => {

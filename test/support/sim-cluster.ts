@@ -20,6 +20,11 @@ export interface TestNodeOptions {
   extraArgs?: readonly string[];
   /** Serial console device for the firmware, e.g. the firmware end of a PtyPair. */
   consoleDevice?: string;
+  /**
+   * Start the embedded Node-RED (the firmware's default). Off unless asked for: its start-up costs ~3 s of CPU and
+   * ~45 MB per node, and on this shared 2-core machine that delays the first packets of tests that never use it.
+   */
+  nodeRed?: boolean;
 }
 
 export async function startTestNode(tag: string, options: TestNodeOptions = {}): Promise<TestNode> {
@@ -30,7 +35,7 @@ export async function startTestNode(tag: string, options: TestNodeOptions = {}):
     nodeNs: `aet-${tag}-${id}`,
     podCidr: options.podCidr,
     logLevel: 'debug',
-    extraArgs: options.extraArgs,
+    extraArgs: [...(options.nodeRed === true ? [] : ['--node-red', 'false']), ...(options.extraArgs ?? [])],
     consoleDevice: options.consoleDevice,
   });
   try {

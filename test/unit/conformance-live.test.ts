@@ -422,11 +422,15 @@ describe('conformance live: command line', () => {
     return { code, out, err };
   }
 
-  it('refuses more than one node in standalone mode, but not with --dry', async () => {
+  it('passes --nodes to the runner, refuses more nodes than one machine runs, but not with --dry', async () => {
+    const two = fakeRunner({});
+    const run = await cli(['--model', model, '--cases', cases, '--nodes', '2'], two.factory);
+    assert.equal(run.code, 0, run.err.join('\n'));
+    assert.equal(two.options()?.nodes, 2);
     const fake = fakeRunner({});
-    const many = await cli(['--model', model, '--cases', cases, '--nodes', '2'], fake.factory);
+    const many = await cli(['--model', model, '--cases', cases, '--nodes', '10'], fake.factory);
     assert.equal(many.code, 2);
-    assert.match(many.err[0] ?? '', /--nodes 2 needs the cluster mode \(issue #5\)/);
+    assert.match(many.err[0] ?? '', /--nodes 10: at most 9 nodes run on one machine/);
     assert.deepEqual(fake.calls, []);
     const dry = await cli(['--model', model, '--cases', cases, '--nodes', '3', '--dry']);
     assert.equal(dry.code, 0);

@@ -103,6 +103,11 @@ export interface ConsoleSessionOptions {
   limits?: Partial<ConsoleLimits>;
   /** The account that first boot asks a password for. */
   defaultUser?: string;
+  /**
+   * More banner lines, e.g. the Node-RED setup token while no admin password is set (the console is physical
+   * access to the box, the proof the setup page asks for).
+   */
+  bannerNotes?: () => Promise<readonly string[]>;
 }
 
 type PasswordPurpose = 'first-boot' | 'passwd';
@@ -581,7 +586,7 @@ export class ConsoleSession {
 
   private async banner(): Promise<string> {
     const { host, backend, board, firmwareVersion, timers } = this.options;
-    const [system, interfaces, status] = await Promise.all([
+    const [system, interfaces, status, notes] = await Promise.all([
       host.system().catch(() => undefined),
       host.interfaces().catch(() => [] as HostInterface[]),
       withTimeout(timers, this.limits.bannerStatusTimeoutMs, backend.agentInfo()).then(
@@ -591,6 +596,12 @@ export class ConsoleSession {
             : `${info.status}, ${info.localPods} local pod${info.localPods === 1 ? '' : 's'}, ${info.networkPolicies} network polic${info.networkPolicies === 1 ? 'y' : 'ies'}`,
         (error: unknown) => `unknown (${describeCommandError(error)})`,
       ),
+      this.options.bannerNotes === undefined
+        ? ([] as readonly string[])
+        : withTimeout(timers, this.limits.bannerStatusTimeoutMs, this.options.bannerNotes()).then(
+            (lines) => lines ?? [],
+            () => [] as readonly string[],
+          ),
     ]);
     if (system !== undefined) this.hostname = system.hostname;
     const management = board.nics.filter((nic) => nic.role === 'management').map((nic) => nic.name);
@@ -602,6 +613,7 @@ export class ConsoleSession {
       `antrea-edge ${firmwareVersion} on ${this.hostname} - ${board.model}`,
       `Management IP: ${managementIps.length > 0 ? managementIps.join(', ') : 'none'}`,
       `Node status:   ${status}`,
+      ...notes,
       '',
       '',
     ].join('\n');

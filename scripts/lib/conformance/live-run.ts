@@ -112,6 +112,8 @@ export class LiveConformance {
       nodeName: `conformance-${id}`,
       podCidr: this.podCidr,
       logLevel: this.options.logLevel ?? 'info',
+      // The runner probes policies; the editor would only add start-up load and memory to the private node.
+      extraArgs: ['--node-red', 'false'],
     });
     this.node = node;
     this.options.progress(
