@@ -7,7 +7,7 @@ export REPO_DIR
 export ANTREA_EDGE_HOME="${ANTREA_EDGE_HOME:-$REPO_DIR/.run}"
 
 DEBIAN_PACKAGES=(openvswitch-switch openvswitch-common iproute2 ethtool busybox socat tcpdump iputils-ping
-  iperf3 procps python3 make g++ valgrind iptables chromium)
+  iperf3 procps python3 make g++ valgrind iptables chromium systemd)
 
 say() { printf '==> %s\n' "$*" >&2; }
 die() { printf 'error: %s\n' "$*" >&2; exit 1; }
