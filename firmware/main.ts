@@ -234,7 +234,7 @@ export class Firmware {
     const rejects = new RejectResponder({
       channel: openflow,
       logger,
-      unroutablePorts: [TUNNEL_OFPORT],
+      tunnelPort: TUNNEL_OFPORT,
     });
     rejects.start();
     this.stoppers.push(rejects);

@@ -4,9 +4,11 @@
 // packet came in on, with in_port=CONTROLLER (OVS drops a packet-out whose output port is its in_port).
 //
 // Sending straight back out the ingress port is right when the client is behind that port: a local pod, or the
-// gateway for traffic from the host. A client behind the tunnel port needs the reply routed through the pipeline
-// (tunnel destination set by L3Forwarding) and is not answered here yet; such packet-ins are counted as
-// `unroutable` and logged.
+// gateway for traffic from the host. A client on another node is behind the tunnel port, which is flow-based
+// (remote_ip=flow): the reply goes back out of it with tun_dst = the node the packet came from (the packet-in's
+// tun_src). Its MACs are the request's swapped, so the client's node sees a tunnelled packet like any other (its
+// tunnel classifier marks it and L3Forwarding rewrites the MACs for the local pod), and its conntrack, which
+// committed the client's request on the way out, takes the refusal as the reply of that connection.
 import type { Logger } from '../core/logger';
 import { OfpPort } from '../core/openflow/constants';
 import { describeFrame, parseFrame } from '../core/packets/frame';
@@ -18,7 +20,7 @@ import type { PacketIn, PacketOutTarget } from '../ovs/openflow-channel';
 export interface PacketInChannel {
   on(event: 'packetIn', listener: (packetIn: PacketIn) => void): unknown;
   off(event: 'packetIn', listener: (packetIn: PacketIn) => void): unknown;
-  packetOut(packet: Uint8Array, target: PacketOutTarget): Promise<void>;
+  packetOut(packet: Uint8Array, target: PacketOutTarget, options?: { tunnelDst?: string }): Promise<void>;
 }
 
 export interface RejectResponderOptions {
@@ -26,8 +28,10 @@ export interface RejectResponderOptions {
   logger: Logger;
   /** ICMP type 3 code for non-TCP refusals; default 10 (host administratively prohibited), as Antrea. */
   icmpCode?: number;
-  /** OpenFlow ports whose clients cannot be answered by emitting on the ingress port (the tunnel port). */
+  /** OpenFlow ports whose clients cannot be answered by emitting on the ingress port. */
   unroutablePorts?: readonly number[];
+  /** The flow-based tunnel port: answers to it carry tun_dst = the packet-in's tun_src. */
+  tunnelPort?: number;
   /** Called after each refusal was handed to the switch (audit logging, metrics). */
   onRejected?: (event: RejectEvent) => void;
 }
@@ -49,8 +53,10 @@ export interface RejectResponderStats {
   unanswerable: number;
   /** Packets that did not parse. */
   malformed: number;
-  /** Packet-ins without in_port, or from an unroutable port. */
+  /** Packet-ins without in_port, from an unroutable port, or from the tunnel without a tunnel source. */
   unroutable: number;
+  /** Refusals sent back through the tunnel to a client on another node. */
+  tunnelled: number;
   /** Packet-outs the channel refused (not connected, connection lost). */
   sendFailures: number;
 }
@@ -69,6 +75,7 @@ export class RejectResponder {
     unanswerable: 0,
     malformed: 0,
     unroutable: 0,
+    tunnelled: 0,
     sendFailures: 0,
   };
 
@@ -110,7 +117,14 @@ export class RejectResponder {
       return;
     }
     const inPort = packetIn.metadata.inPort;
-    if (inPort === undefined || inPort >= OfpPort.Max || this.unroutablePorts.has(inPort)) {
+    const fromTunnel = inPort !== undefined && inPort === this.options.tunnelPort;
+    const tunnelSource = fromTunnel ? packetIn.metadata.tunnelIpv4Src : undefined;
+    if (
+      inPort === undefined ||
+      inPort >= OfpPort.Max ||
+      this.unroutablePorts.has(inPort) ||
+      (fromTunnel && tunnelSource === undefined)
+    ) {
       this.counters.unroutable++;
       this.logger.debug('cannot answer a rejected packet from this port', {
         ruleId,
@@ -135,7 +149,11 @@ export class RejectResponder {
     }
     const target: PacketOutTarget = { inPort: OfpPort.Controller, outPort: inPort };
     try {
-      await this.options.channel.packetOut(reply.frame, target);
+      await this.options.channel.packetOut(
+        reply.frame,
+        target,
+        tunnelSource === undefined ? {} : { tunnelDst: tunnelSource },
+      );
     } catch (err) {
       this.counters.sendFailures++;
       // One line per order of magnitude: a storm while disconnected must not flood the log.
@@ -149,6 +167,7 @@ export class RejectResponder {
     }
     if (reply.kind === 'tcp-reset') this.counters.tcpResets++;
     else this.counters.icmpUnreachables++;
+    if (tunnelSource !== undefined) this.counters.tunnelled++;
     const event: RejectEvent = { ruleId, reply: reply.kind, inPort, packet: describeFrame(parsed.frame) };
     this.logger.debug('rejected', { ...event });
     try {

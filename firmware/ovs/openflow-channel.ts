@@ -29,13 +29,20 @@ import {
   decodeMessage,
   encodeMessage,
   packetOutMessage,
+  setFieldAction,
   readHeader,
   type ErrorMessage,
   type OpenFlowMessage,
   type PacketInFields,
   type PacketOutTarget,
 } from '../core/openflow/messages';
-import { readPacketMetadata, registerField, type OxmField, type PacketMetadata } from '../core/openflow/oxm';
+import {
+  readPacketMetadata,
+  registerField,
+  tunnelIpv4DstField,
+  type OxmField,
+  type PacketMetadata,
+} from '../core/openflow/oxm';
 
 export type { PacketOutTarget } from '../core/openflow/messages';
 
@@ -43,6 +50,8 @@ export type { PacketOutTarget } from '../core/openflow/messages';
 export interface PacketOutOptions {
   /** Register number → 32-bit value, e.g. Traceflow's mark `{ 7: tag }`. */
   registers?: Readonly<Record<number, number>>;
+  /** `tun_dst` of the packet, for output to a flow-based tunnel port (remote_ip=flow). */
+  tunnelDst?: string;
 }
 
 /** A packet-in as handlers see it. */
@@ -336,8 +345,14 @@ export class OpenFlowChannel extends EventEmitter<OpenFlowChannelEvents> {
     const fields = Object.entries(options.registers ?? {}).map(([reg, value]) =>
       registerField(Number(reg), value),
     );
+    const before =
+      options.tunnelDst === undefined ? [] : [setFieldAction(tunnelIpv4DstField(options.tunnelDst))];
     this.counters.packetOuts++;
-    return this.send(connection, packetOutMessage(this.allocateXid(), packet, target, fields), 'packet-out');
+    return this.send(
+      connection,
+      packetOutMessage(this.allocateXid(), packet, target, fields, before),
+      'packet-out',
+    );
   }
 
   /** Resolves when the switch has processed everything sent before (an OpenFlow barrier). */

@@ -20,6 +20,11 @@ const OURS: Record<string, string[]> = {
     'antrea: Reject on egress',
   ],
 };
+/**
+ * Cross-node ingress Reject (the refusal goes back through the tunnel to the client's node). Its SCTP pairs are
+ * skipped (no SCTP in this kernel), so the case reports SKIP when every TCP and UDP pair matched, FAIL otherwise.
+ */
+const SKIPPED_SCTP = 'antrea: Reject on ingress answers TCP, UDP and SCTP';
 const FLIPPED_ID = 'flipped: k8s: policies stop applying once deleted';
 
 interface StepJson {
@@ -54,6 +59,10 @@ function writeInputs(dir: string): { model: string; cases: string; flipped: { fr
       cases.push(found);
     }
   }
+  const antrea = JSON.parse(fs.readFileSync(path.join(FIXTURES, 'antrea-cases.json'), 'utf8')) as CaseJson[];
+  const reject = antrea.find((c) => c.id === SKIPPED_SCTP);
+  assert.ok(reject, `fixture case "${SKIPPED_SCTP}" is gone`);
+  cases.push(reject);
   const copy = structuredClone(
     cases.find((c) => c.id === 'k8s: policies stop applying once deleted'),
   ) as CaseJson;
@@ -106,9 +115,16 @@ describe('scripts/conformance --nodes 3 (cluster mode)', function () {
     }
   });
 
+  it('answers cross-node ingress Reject through the tunnel: only the SCTP pairs are skipped', () => {
+    const block = result.stdout.split(`SKIP ${SKIPPED_SCTP}\n`)[1]?.split(/\n(?! {2})/)[0];
+    assert.ok(block !== undefined, `no SKIP line for ${SKIPPED_SCTP}:\n${result.stdout}`);
+    assert.match(block, /^ {2}skipped SCTP\/81: \d+ pairs/m);
+    assert.doesNotMatch(block, /expected/, 'no TCP or UDP pair differs');
+  });
+
   it('fails the flipped expectation, naming exactly that pair and where its pods run', () => {
     assert.equal(result.code, 1, result.stdout + result.stderr);
-    assert.equal(lastLine(result.stdout), '5 passed, 1 failed, 0 skipped');
+    assert.equal(lastLine(result.stdout), '5 passed, 1 failed, 1 skipped');
     const block = result.stdout.split(`FAIL ${FLIPPED_ID}\n`)[1] ?? '';
     const failures = block.split('\n').filter((line) => line.startsWith('  '));
     assert.equal(failures.length, 1, result.stdout);

@@ -10,10 +10,16 @@ import {
   decodeMessage,
   encodeMessage,
   packetOutMessage,
+  setFieldAction,
   type OpenFlowMessage,
   type PacketIn2Message,
 } from '../../firmware/core/openflow/messages';
-import { decodeOxmFields, inPortField, readPacketMetadata } from '../../firmware/core/openflow/oxm';
+import {
+  decodeOxmFields,
+  inPortField,
+  readPacketMetadata,
+  tunnelIpv4DstField,
+} from '../../firmware/core/openflow/oxm';
 import { parseFrame } from '../../firmware/core/packets/frame';
 
 interface Fixture {
@@ -336,5 +342,23 @@ describe('openflow codec: round trips and layouts', () => {
     noPacket[17] = 0x63;
     const missing = decodeMessage(noPacket);
     assert.equal(!missing.ok && missing.error.code, 'OPENFLOW_BAD_VALUE');
+  });
+});
+
+describe('packet-out to a flow-based tunnel port', () => {
+  it('sets tun_dst with a set_field action before the output (OFPAT_SET_FIELD, NXM_NX_TUN_IPV4_DST)', () => {
+    const action = setFieldAction(tunnelIpv4DstField('192.168.78.12'));
+    assert.ok(action.type === 'unknown');
+    assert.equal(action.actionType, 25);
+    // OXM class 0x0001, field 32 (<<1 = 0x40), length 4, the address, padding to 8 bytes with the 4-byte header.
+    assert.deepEqual([...action.body], [0x00, 0x01, 0x40, 0x04, 192, 168, 78, 12, 0, 0, 0, 0]);
+    const message = packetOutMessage(7, new Uint8Array(60), { outPort: 1 }, [], [action]);
+    const decoded = decodeMessage(encodeMessage(message));
+    assert.ok(decoded.ok && decoded.message.type === 'packet-out');
+    assert.deepEqual(
+      decoded.message.actions.map((a) => a.type),
+      ['unknown', 'output'],
+    );
+    assert.throws(() => tunnelIpv4DstField('192.168.78'), /not an IPv4 address/);
   });
 });

@@ -43,11 +43,19 @@ function capturedPacketIn(name: string, overrides: Partial<PacketIn> = {}): Pack
 }
 
 class FakeChannel extends EventEmitter<{ packetIn: [PacketIn] }> {
-  readonly sent: { packet: Uint8Array; target: PacketOutTarget }[] = [];
+  readonly sent: { packet: Uint8Array; target: PacketOutTarget; tunnelDst?: string }[] = [];
   fail = false;
-  packetOut(packet: Uint8Array, target: PacketOutTarget): Promise<void> {
+  packetOut(
+    packet: Uint8Array,
+    target: PacketOutTarget,
+    options: { tunnelDst?: string } = {},
+  ): Promise<void> {
     if (this.fail) return Promise.reject(new Error('not connected'));
-    this.sent.push({ packet, target });
+    this.sent.push({
+      packet,
+      target,
+      ...(options.tunnelDst === undefined ? {} : { tunnelDst: options.tunnelDst }),
+    });
     return Promise.resolve();
   }
 }
@@ -125,6 +133,29 @@ describe('RejectResponder', () => {
     assert.equal(responder.stats.rejectPacketIns, 0);
   });
 
+  it('answers a client on another node back through the tunnel, to the node the packet came from', async () => {
+    const channel = new FakeChannel();
+    const responder = new RejectResponder({ channel, logger: silentLogger, tunnelPort: 1 });
+    const syn = capturedPacketIn('packet-in2-tcp-syn');
+    await responder.handle({
+      ...syn,
+      metadata: { ...syn.metadata, inPort: 1, tunnelIpv4Src: '192.168.77.12' },
+    });
+    assert.equal(channel.sent.length, 1);
+    assert.deepEqual(channel.sent[0]?.target, { inPort: OfpPort.Controller, outPort: 1 });
+    assert.equal(channel.sent[0]?.tunnelDst, '192.168.77.12');
+    const request = ipv4(syn.packet);
+    const reply = ipv4(channel.sent[0]?.packet ?? new Uint8Array());
+    assert.deepEqual([...reply.ipv4.dst], [...request.ipv4.src]);
+    assert.deepEqual([...reply.ipv4.src], [...request.ipv4.dst]);
+    assert.equal(responder.stats.tunnelled, 1);
+    assert.equal(responder.stats.tcpResets, 1);
+    // Without the tunnel source there is no node to send it to.
+    await responder.handle({ ...syn, metadata: { ...syn.metadata, inPort: 1, tunnelIpv4Src: undefined } });
+    assert.equal(channel.sent.length, 1);
+    assert.equal(responder.stats.unroutable, 1);
+  });
+
   it('counts malformed, unanswerable and unroutable packets without sending', async () => {
     const channel = new FakeChannel();
     const responder = new RejectResponder({ channel, logger: silentLogger, unroutablePorts: [9] });
@@ -144,6 +175,7 @@ describe('RejectResponder', () => {
       unanswerable: 1,
       malformed: 1,
       unroutable: 3,
+      tunnelled: 0,
       sendFailures: 0,
     });
   });

@@ -635,6 +635,8 @@ export function packetOutMessage(
   packet: Uint8Array,
   target: PacketOutTarget,
   pipelineFields: readonly OxmField[] = [],
+  /** Actions before the output, e.g. setFieldAction(tunnelIpv4DstField(...)) for a flow-based tunnel port. */
+  actionsBeforeOutput: readonly Action[] = [],
 ): PacketOutMessage {
   const port = target.outPort === 'IN_PORT' ? OfpPort.InPort : target.outPort;
   return {
@@ -642,7 +644,23 @@ export function packetOutMessage(
     xid,
     bufferId: OFP_NO_BUFFER,
     match: [inPortField(target.inPort ?? OfpPort.Controller), ...pipelineFields],
-    actions: [{ type: 'output', port, maxLength: 0 }],
+    actions: [...actionsBeforeOutput, { type: 'output', port, maxLength: 0 }],
     packet,
   };
+}
+
+/** OFPAT_SET_FIELD of OpenFlow 1.3+: the field's OXM TLV, padded to 8 bytes. */
+export const OFPAT_SET_FIELD = 25;
+
+/**
+ * A set_field action. Tunnel metadata must be SET by an action: in a packet-out's match it is the packet's
+ * incoming tunnel, and OVS refuses to tunnel a packet back to the address it "came from" ("Not tunneling to our
+ * own address").
+ */
+export function setFieldAction(field: OxmField): Action {
+  const w = new ByteWriter();
+  encodeOxmFields(w, [field]);
+  const padding = (8 - ((4 + w.size) % 8)) % 8;
+  w.zeros(padding);
+  return { type: 'unknown', actionType: OFPAT_SET_FIELD, body: w.finish() };
 }

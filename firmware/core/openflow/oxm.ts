@@ -101,6 +101,19 @@ export function registerField(reg: number, value: number): OxmField {
   return { oxmClass: OxmClass.Nxm1, field: reg, value: bytes };
 }
 
+/** `tun_dst` (NXM_NX_TUN_IPV4_DST) for a packet-out's pipeline fields: where a flow-based tunnel port sends it. */
+export function tunnelIpv4DstField(address: string): OxmField {
+  const parts = address.split('.');
+  const octets = parts.map((part) => (/^\d{1,3}$/.test(part) ? Number(part) : NaN));
+  if (octets.length !== 4 || octets.some((o) => !(o >= 0 && o <= 255))) {
+    throw new OpenFlowCodecError(
+      'OPENFLOW_BAD_VALUE',
+      `tunnel destination ${address} is not an IPv4 address`,
+    );
+  }
+  return { oxmClass: OxmClass.Nxm1, field: Nxm1Field.TunIpv4Dst, value: Uint8Array.from(octets) };
+}
+
 /** The packet-in metadata fields this codebase uses, with masks applied; absent registers are 0. */
 export interface PacketMetadata {
   inPort: number | undefined;
