@@ -252,6 +252,7 @@ export class Firmware {
       }
       return ports;
     };
+    const revalidator = new RevalidatorWait({ ovsRunDir: config.ovsRunDir, env: ovsEnv });
     const enforcer = new PolicyEnforcer({
       nodeName: config.nodeName,
       policies,
@@ -264,6 +265,8 @@ export class Firmware {
         auditDefaultDrops: config.policy.auditDefaultDrops,
       },
       conjunctionIds: new JsonConjunctionIdFile(path.join(config.dataDir, 'policy-conjunction-ids.json')),
+      // "Realized" = enforced on the next packet: wait for a revalidator round after each policy bundle.
+      datapathSync: () => revalidator.settle(),
     });
     // Audit logging (enableLogging, and default drops when configured): packet-ins on the same OpenFlow channel
     // become np.log lines and audit_log rows; stopped before the database closes, so pending entries are kept.
@@ -380,7 +383,7 @@ export class Firmware {
       realization: enforcer,
       openflow,
       policyFlows: enforcer,
-      flowCounters: new RevalidatorWait({ ovsRunDir: config.ovsRunDir, env: ovsEnv }),
+      flowCounters: revalidator,
       ...(this.observability.logLevel ? { logLevel: this.logLevelControl(this.observability.logLevel) } : {}),
       supportBundle: { supportBundle: (request, progress) => supportBundle.collect(request, progress) },
       traceflow,

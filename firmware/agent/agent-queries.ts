@@ -1,8 +1,5 @@
 // Answers antctl's questions from the agent's state, the store, the policy service and OVS. Policy service
 // failures become ApiErrors here, in one place (toApiError).
-import { execFile } from 'node:child_process';
-import * as fs from 'node:fs';
-import * as path from 'node:path';
 import { ApiError } from '../core/antctl/api-error';
 import type {
   AgentApi,
@@ -54,6 +51,7 @@ import {
 } from '../core/stats/policy-stats';
 import { PIPELINE_TABLES, resolveTable, tableById } from '../core/pipeline/tables';
 import type { InstalledFlow } from '../ovs/flow-writer';
+import { unixctlCall, vswitchdControlSocket } from '../ovs/unixctl';
 import type { PodRecord } from '../store/pod-repository';
 import type { Agent } from './agent';
 import type { PodLifecycle, PodPortInfo } from './pod-lifecycle';
@@ -521,26 +519,12 @@ export function toApiError(error: unknown): Error {
 export class RevalidatorWait {
   constructor(private readonly options: { ovsRunDir: string; env: NodeJS.ProcessEnv; timeoutMs?: number }) {}
 
+  /**
+   * Resolves once ovs-vswitchd's revalidators finished a round started after this call: datapath flows cached from
+   * the flow tables before (megaflows) then agree with the tables. Over the control socket, no ovs-appctl process.
+   */
   async settle(): Promise<void> {
-    const target = await this.controlSocket();
-    await new Promise<void>((resolve, reject) => {
-      execFile(
-        'ovs-appctl',
-        ['-t', target, 'revalidator/wait'],
-        { env: this.options.env, timeout: this.options.timeoutMs ?? 5_000 },
-        (error) => {
-          if (error === null) resolve();
-          else reject(new Error(`ovs-appctl revalidator/wait failed: ${error.message}`));
-        },
-      );
-    });
-  }
-
-  private async controlSocket(): Promise<string> {
-    const runDir = path.resolve(this.options.ovsRunDir);
-    const fixed = path.join(runDir, 'ovs-vswitchd.ctl');
-    if (fs.existsSync(fixed)) return fixed;
-    const pid = (await fs.promises.readFile(path.join(runDir, 'ovs-vswitchd.pid'), 'utf8')).trim();
-    return path.join(runDir, `ovs-vswitchd.${pid}.ctl`);
+    const target = await vswitchdControlSocket(this.options.ovsRunDir);
+    await unixctlCall(target, 'revalidator/wait', [], this.options.timeoutMs ?? 5_000);
   }
 }

@@ -26,7 +26,7 @@ import {
 } from '../core/pipeline/policy-flows';
 import type { LocalPodPorts, PacketInOptions } from '../core/pipeline/rule-flows';
 import type { Flow } from '../core/pipeline/flow';
-import type { FlowPlan } from '../core/plan/flow-plan';
+import { isEmptyPlan, type FlowPlan } from '../core/plan/flow-plan';
 import type { PacketInMeter } from '../core/pipeline/controller-userdata';
 import type { ResyncHook, ResyncReason } from './agent';
 
@@ -59,6 +59,13 @@ export interface PolicyEnforcerOptions {
    * cookies and conj_ids, so a restart that handed out other ids would rewrite every policy flow.
    */
   conjunctionIds?: ConjunctionIdStore;
+  /**
+   * Waits until the datapath's cached flows (ovs-vswitchd's megaflows) agree with the flow tables, e.g. a
+   * revalidator round. A committed bundle changes the tables at once, but packets keep matching megaflows cached
+   * from the old tables until a revalidator revisits them; a policy is reported realized only after that, so
+   * "realized" means enforced on the next packet.
+   */
+  datapathSync?: () => Promise<void>;
   /** First retry delay after a failed reconcile; doubles per failure up to maxRetryDelayMs. Defaults 200 ms / 10 s. */
   minRetryDelayMs?: number;
   maxRetryDelayMs?: number;
@@ -259,6 +266,11 @@ export class PolicyEnforcer {
       try {
         const flows = this.compute();
         const plan = await this.options.flows.setOwnerFlows(POLICY_FLOW_OWNER, flows);
+        if (this.options.datapathSync && !isEmptyPlan(plan)) {
+          await this.options.datapathSync().catch((error: unknown) => {
+            this.logger.warn('datapath not confirmed in sync with the policy flows', { sequence, error });
+          });
+        }
         this.markRealized(sequence);
         this.saveConjunctionIds();
         this.counters.realizations++;
