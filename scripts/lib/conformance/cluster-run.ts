@@ -37,7 +37,13 @@ import {
   type ProbePair,
   type StepChanges,
 } from './live-plan';
-import { DEFAULT_PROBE_TIMEOUT_MS, LiveRunError, servedPorts, type LiveRunOptions } from './live-run';
+import {
+  DEFAULT_PROBE_TIMEOUT_MS,
+  LiveRunError,
+  runCaseSteps,
+  servedPorts,
+  type LiveRunOptions,
+} from './live-run';
 import { PodAgent } from './pod-agent';
 
 const REALIZE_TIMEOUT_MS = 90_000;
@@ -121,37 +127,12 @@ export class ClusterConformance {
     });
   }
 
-  async runCase(testCase: ConformanceCase): Promise<CaseResult> {
-    const result: CaseResult = {
-      id: testCase.id,
-      kind: testCase.kind,
-      model: testCase.model,
-      passed: false,
-      pairsChecked: 0,
-      failures: [],
-      errors: [...testCase.problems],
-      skipped: [],
-    };
-    const model = this.options.models.get(testCase.model);
-    if (model === undefined && testCase.model !== '') result.errors.push(`unknown model "${testCase.model}"`);
-    if (model === undefined || result.errors.length > 0) return result;
-
-    const pods = await this.ensureModel(model);
-    try {
-      for (const step of testCase.steps) {
-        const where =
-          testCase.steps.length > 1 ? `step ${step.step}${step.name ? ` "${step.name}"` : ''}: ` : '';
-        const problem = await this.runStep(step, pods, result);
-        if (problem !== undefined) {
-          result.errors.push(where + problem);
-          break;
-        }
-      }
-    } finally {
-      this.reset(model);
-    }
-    result.passed = result.errors.length === 0 && result.failures.length === 0;
-    return result;
+  runCase(testCase: ConformanceCase): Promise<CaseResult> {
+    return runCaseSteps(testCase, this.options.models, {
+      ensureModel: (model) => this.ensureModel(model),
+      runStep: (step, pods, result) => this.runStep(step, pods, result),
+      reset: (model) => this.reset(model),
+    });
   }
 
   private async runStep(step: CaseStep, pods: ModelPods, result: CaseResult): Promise<string | undefined> {

@@ -155,37 +155,12 @@ export class LiveConformance {
     }
   }
 
-  async runCase(testCase: ConformanceCase): Promise<CaseResult> {
-    const result: CaseResult = {
-      id: testCase.id,
-      kind: testCase.kind,
-      model: testCase.model,
-      passed: false,
-      pairsChecked: 0,
-      failures: [],
-      errors: [...testCase.problems],
-      skipped: [],
-    };
-    const model = this.options.models.get(testCase.model);
-    if (model === undefined && testCase.model !== '') result.errors.push(`unknown model "${testCase.model}"`);
-    if (model === undefined || result.errors.length > 0) return result;
-
-    const pods = await this.ensureModel(model);
-    try {
-      for (const step of testCase.steps) {
-        const where =
-          testCase.steps.length > 1 ? `step ${step.step}${step.name ? ` "${step.name}"` : ''}: ` : '';
-        const problem = await this.runStep(step, pods, result);
-        if (problem !== undefined) {
-          result.errors.push(where + problem);
-          break;
-        }
-      }
-    } finally {
-      await this.reset(model);
-    }
-    result.passed = result.errors.length === 0 && result.failures.length === 0;
-    return result;
+  runCase(testCase: ConformanceCase): Promise<CaseResult> {
+    return runCaseSteps(testCase, this.options.models, {
+      ensureModel: (model) => this.ensureModel(model),
+      runStep: (step, pods, result) => this.runStep(step, pods, result),
+      reset: (model) => this.reset(model),
+    });
   }
 
   /** Brings the node to the step's snapshot, waits for realization, probes; returns what stopped the case. */
@@ -461,4 +436,51 @@ function describe(error: unknown): string {
 
 function sleep(ms: number): Promise<void> {
   return new Promise((resolve) => setTimeout(resolve, ms));
+}
+
+/** What a runner does per case; the loop around it is shared (runCaseSteps). */
+export interface CaseStepRunner<Pods> {
+  ensureModel(model: Model): Promise<Pods>;
+  /** A problem that ends the case (its remaining steps are not run), or undefined. */
+  runStep(step: CaseStep, pods: Pods, result: CaseResult): Promise<string | undefined>;
+  /** Back to the model's state for the next case, whatever happened. */
+  reset(model: Model): Promise<void> | void;
+}
+
+/** One case on a live data plane: its model's pods, its steps in order until a problem, then a reset. */
+export async function runCaseSteps<Pods>(
+  testCase: ConformanceCase,
+  models: ReadonlyMap<string, Model>,
+  runner: CaseStepRunner<Pods>,
+): Promise<CaseResult> {
+  const result: CaseResult = {
+    id: testCase.id,
+    kind: testCase.kind,
+    model: testCase.model,
+    passed: false,
+    pairsChecked: 0,
+    failures: [],
+    errors: [...testCase.problems],
+    skipped: [],
+  };
+  const model = models.get(testCase.model);
+  if (model === undefined && testCase.model !== '') result.errors.push(`unknown model "${testCase.model}"`);
+  if (model === undefined || result.errors.length > 0) return result;
+
+  const pods = await runner.ensureModel(model);
+  try {
+    for (const step of testCase.steps) {
+      const where =
+        testCase.steps.length > 1 ? `step ${step.step}${step.name ? ` "${step.name}"` : ''}: ` : '';
+      const problem = await runner.runStep(step, pods, result);
+      if (problem !== undefined) {
+        result.errors.push(where + problem);
+        break;
+      }
+    }
+  } finally {
+    await runner.reset(model);
+  }
+  result.passed = result.errors.length === 0 && result.failures.length === 0;
+  return result;
 }
